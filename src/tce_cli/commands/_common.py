@@ -1,0 +1,70 @@
+"""Helpers shared by the commands: error rendering, output formats, exit codes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ParamSpec, TypeVar
+
+import typer
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+STATE = _State()
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn TceError into ``Error:``/``Hint:`` on stderr and exit 2; hide other tracebacks.
+
+    Unexpected exceptions are bugs: their text may hold cell values, so only the exception
+    type is shown unless ``tce --debug`` was given.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from tce_cli import console
+        from tce_cli.errors import TceError
+
+        try:
+            return func(*args, **kwargs)
+        except TceError as exc:
+            console.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except MemoryError:
+            console.error(
+                "Ran out of memory.", "Close other programs or split the input into smaller files."
+            )
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            console.error(
+                f"Could not read or write a file{where}: {exc.strerror or type(exc).__name__}.",
+                "Check the path exists, is not open in Excel, and that you may write there.",
+            )
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            if STATE.debug:
+                raise
+            console.error(
+                f"tce hit an internal error ({type(exc).__name__}).",
+                "Re-run with 'tce --debug ...' to see the traceback, and report it.",
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper

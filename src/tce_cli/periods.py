@@ -1,0 +1,120 @@
+"""Reporting periods: quarters of the English local-government financial year (Q1 = Apr-Jun).
+
+Canonical label ``2026-27 Q2`` (1 Jul to 30 Sep 2026). Also accepted: ``2026-27Q2``,
+``2026/27 Q2``, ``2026-2027 Q2`` and explicit calendar quarters ``2026 CQ3`` (Jul-Sep 2026).
+A bare "Q2" with no year is refused: it is ambiguous between financial and calendar quarters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from tce_cli.errors import PeriodError
+
+_FY = re.compile(r"^\s*(\d{4})\s*[-/]\s*(\d{2}|\d{4})\s*Q([1-4])\s*$", re.IGNORECASE)
+_CQ = re.compile(r"^\s*(\d{4})\s*CQ([1-4])\s*$", re.IGNORECASE)
+
+_HINT = (
+    "Write the quarter of the financial year like 2026-27 Q2 (Jul-Sep 2026), "
+    "or a calendar quarter like 2026 CQ3."
+)
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """One reporting quarter with explicit start and end dates."""
+
+    start: date
+    end: date
+    label: str
+
+    @property
+    def slug(self) -> str:
+        """Label without spaces, used in store partition names (``2026-27Q2``)."""
+        return self.label.replace(" ", "")
+
+    @property
+    def is_financial(self) -> bool:
+        return "CQ" not in self.label
+
+    @property
+    def time_period(self) -> str:
+        """EES six-digit time period for financial years (``202627``), or the calendar year."""
+        if self.is_financial:
+            fy = self.financial_year_start
+            return f"{fy}{(fy + 1) % 100:02d}"
+        return str(self.start.year)
+
+    @property
+    def time_identifier(self) -> str:
+        """EES time identifier (``Financial year Q2`` or ``Calendar year Q3``)."""
+        quarter = self.label[-1]
+        return f"{'Financial' if self.is_financial else 'Calendar'} year Q{quarter}"
+
+    @property
+    def financial_year_start(self) -> int:
+        return self.start.year if self.start.month >= 4 else self.start.year - 1
+
+    def previous(self, n: int = 1) -> Period:
+        """The quarter ``n`` quarters before this one, in the same labelling scheme."""
+        return _shift(self, -n)
+
+    def next(self, n: int = 1) -> Period:
+        return _shift(self, n)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _quarter_dates(year: int, first_month: int) -> tuple[date, date]:
+    start = date(year, first_month, 1)
+    month_after = first_month + 3
+    nxt = date(year + (month_after - 1) // 12, (month_after - 1) % 12 + 1, 1)
+    return start, nxt - timedelta(days=1)
+
+
+def financial_quarter(fy_start: int, quarter: int) -> Period:
+    """Quarter ``quarter`` (1-4) of the financial year starting 1 April ``fy_start``."""
+    first_month = 4 + 3 * (quarter - 1)
+    year = fy_start + (first_month - 1) // 12
+    start, end = _quarter_dates(year, (first_month - 1) % 12 + 1)
+    return Period(start, end, f"{fy_start}-{(fy_start + 1) % 100:02d} Q{quarter}")
+
+
+def calendar_quarter(year: int, quarter: int) -> Period:
+    """Calendar quarter ``quarter`` of ``year`` (CQ1 = Jan-Mar)."""
+    start, end = _quarter_dates(year, 1 + 3 * (quarter - 1))
+    return Period(start, end, f"{year} CQ{quarter}")
+
+
+def _shift(period: Period, n: int) -> Period:
+    quarter = int(period.label[-1])
+    if period.is_financial:
+        index = period.financial_year_start * 4 + quarter - 1 + n
+        return financial_quarter(index // 4, index % 4 + 1)
+    index = period.start.year * 4 + quarter - 1 + n
+    return calendar_quarter(index // 4, index % 4 + 1)
+
+
+def parse_period(text: str) -> Period:
+    """Parse a period label; raise PeriodError with a hint when it is not a quarter we know."""
+    match = _FY.match(text)
+    if match:
+        first, second, quarter = int(match[1]), match[2], int(match[3])
+        expected = (first + 1) % 100 if len(second) == 2 else first + 1
+        if int(second) != expected:
+            raise PeriodError(f"Period '{text}': the years are not consecutive.", hint=_HINT)
+        if not 1990 <= first <= 2100:
+            raise PeriodError(f"Period '{text}': year {first} is out of range.", hint=_HINT)
+        return financial_quarter(first, quarter)
+    match = _CQ.match(text)
+    if match:
+        return calendar_quarter(int(match[1]), int(match[2]))
+    raise PeriodError(f"Period '{text}' is not a quarter label tce understands.", hint=_HINT)
+
+
+def period_from_slug(slug: str) -> Period:
+    """Inverse of Period.slug (store partition names)."""
+    return parse_period(slug)

@@ -5,6 +5,7 @@ Colour and progress bars appear only on a terminal; JSON mode prints plain text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -36,3 +37,12 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def progress_status(
+    message: str, *, enabled: bool = True
+) -> contextlib.AbstractContextManager[object]:
+    """A spinner on stderr while work runs (only on a terminal, never in JSON mode)."""
+    if enabled and stderr.is_terminal:
+        return stderr.status(message)
+    return contextlib.nullcontext()

@@ -118,3 +118,26 @@ def parse_period(text: str) -> Period:
 def period_from_slug(slug: str) -> Period:
     """Inverse of Period.slug (store partition names)."""
     return parse_period(slug)
+
+
+def quarter_containing(day: date) -> Period:
+    """The financial quarter that ``day`` falls in."""
+    fy = day.year if day.month >= 4 else day.year - 1
+    quarter = ((day.month - 4) % 12) // 3 + 1
+    return financial_quarter(fy, quarter)
+
+
+def latest_ended_by(day: date) -> Period:
+    """The most recent financial quarter that had ended on or before ``day``."""
+    current = quarter_containing(day)
+    return current if day == current.end else current.previous()
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days (Mon-Fri) after ``start``; bank holidays not counted."""
+    current, left = start, days
+    while left > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current

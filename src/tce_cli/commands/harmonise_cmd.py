@@ -1,0 +1,116 @@
+"""`tce harmonise`: map every agency's return into the pseudonymised framework store."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tce_cli.commands._common import OutputFormat, handle_errors
+
+if TYPE_CHECKING:
+    from tce_cli.harmonise import HarmonisedFile
+
+
+def register(app: typer.Typer) -> None:
+    app.command("harmonise")(harmonise)
+
+
+@handle_errors
+def harmonise(
+    files: Annotated[list[Path], typer.Argument(help="Export files, folders or globs.")],
+    period: Annotated[str, typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2'.")],
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Store folder (default: ./tce-store).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Mapping file for all inputs.")
+    ] = None,
+    mappings: Annotated[
+        Path | None, typer.Option("--mappings", help="Folder of mappings (default: ./mappings).")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key (or set TCE_KEY).")
+    ] = None,
+    no_pseudonymise: Annotated[
+        bool,
+        typer.Option("--no-pseudonymise", help="Local testing only: marks the store and outputs."),
+    ] = False,
+    generated_at: Annotated[
+        str | None, typer.Option("--generated-at", help="Run timestamp (ISO), for reproducibility.")
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
+        OutputFormat.TABLE
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Map, check and pseudonymise agency files for one period into the store.
+
+    Rows with errors go to the store's rejected/ folder with reasons; rows read = accepted +
+    rejected for every file, or nothing is written. Re-running a period for an agency
+    replaces its earlier run. Exit 0 on success, 2 if it could not run.
+    """
+    from tce_cli import console
+    from tce_cli.config import load_config, resolve
+    from tce_cli.harmonise import NOT_PSEUDONYMISED_KEY, run_harmonise
+    from tce_cli.inputs import expand_inputs
+    from tce_cli.periods import parse_period
+    from tce_cli.pseudonymise import key_fingerprint, load_key
+
+    config = load_config(Path.cwd())
+    chosen = parse_period(period)
+    if no_pseudonymise:
+        key, fingerprint = NOT_PSEUDONYMISED_KEY, None
+    else:
+        key = load_key(resolve(key_file, config.key_file), os.environ)
+        fingerprint = key_fingerprint(key)
+    stamp = datetime.fromisoformat(generated_at) if generated_at else datetime.now(UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    paths = expand_inputs(files)
+    with console.progress_status(
+        f"Harmonising {len(paths)} file(s)", enabled=fmt is OutputFormat.TABLE and not quiet
+    ):
+        outcome = run_harmonise(
+            paths,
+            period=chosen,
+            store_root=resolve(store, config.store),
+            mapping_path=mapping,
+            mappings_dir=resolve(mappings, config.mappings),
+            key=key,
+            key_fingerprint=fingerprint,
+            today=date.today(),
+            generated_at=stamp,
+        )
+    if fmt is OutputFormat.JSON:
+        console.print_json(outcome.summary())
+    elif not quiet:
+        _present(outcome.files, outcome.store_root, no_pseudonymise)
+
+
+def _present(files: tuple[HarmonisedFile, ...], store_root: Path, unkeyed: bool) -> None:
+    from rich.table import Table
+
+    from tce_cli import console
+
+    table = Table(
+        "file", "agency", "read", "accepted", "rejected", "top findings", title="Harmonised"
+    )
+    for h in files:
+        read, accepted, rejected = h.counts
+        top = sorted(h.result.counts_by_code().items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        table.add_row(
+            h.result.path.name,
+            h.result.mapping.agency.id,
+            str(read),
+            str(accepted),
+            str(rejected),
+            ", ".join(f"{c} {n}" for c, n in top),
+        )
+    console.stdout.print(table)
+    console.stdout.print(f"Store: {store_root}  (rejected rows: {store_root / 'rejected'})")
+    if unkeyed:
+        console.stdout.print("[bold red]NOT PSEUDONYMISED — local testing only.[/]")

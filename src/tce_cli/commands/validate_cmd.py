@@ -1,0 +1,153 @@
+"""`tce validate`: check agency exports against their mappings and the framework."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tce_cli.commands._common import OutputFormat, handle_errors
+
+if TYPE_CHECKING:
+    from tce_cli.pipeline import FileResult, ValidationResult
+
+
+class FailOn(StrEnum):
+    ERROR = "error"
+    QUERY = "query"
+    INFO = "info"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
+
+
+@handle_errors
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Export files, folders or globs.")],
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Mapping file (default: by match:).")
+    ] = None,
+    mappings: Annotated[
+        Path | None, typer.Option("--mappings", help="Folder of mappings (default: ./mappings).")
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2' (default: inferred)."),
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit code 1.")
+    ] = FailOn.ERROR,
+    findings_out: Annotated[
+        Path | None, typer.Option("--findings-out", help="Write every finding (.csv or .json).")
+    ] = None,
+    feedback: Annotated[
+        Path | None, typer.Option("--feedback", help="Write the agency feedback workbook (.xlsx).")
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Excel sheet name or number.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Override encoding detection.")
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
+        OutputFormat.TABLE
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the exit code.")] = False,
+) -> None:
+    """Check agency exports against their mapping and the Intelligence Framework.
+
+    Every problem is found in one pass. Exit code 0: nothing at or above --fail-on;
+    1: findings at or above it; 2: could not run (bad file, mapping or option).
+    """
+    from tce_cli import console, pipeline
+    from tce_cli.config import load_config
+    from tce_cli.feedback import write_feedback, write_findings
+    from tce_cli.findings import Severity, exit_code
+    from tce_cli.inputs import expand_inputs
+    from tce_cli.periods import parse_period
+
+    config = load_config(Path.cwd())
+    chosen_period = parse_period(period) if period else None
+    paths = expand_inputs(files)
+    with console.progress_status(
+        f"Checking {len(paths)} file(s)", enabled=fmt is OutputFormat.TABLE and not quiet
+    ):
+        result = pipeline.validate_files(
+            paths,
+            mapping_path=mapping,
+            mappings_dir=mappings or config.mappings,
+            period=chosen_period,
+            today=date.today(),
+            sheet=_sheet(sheet),
+            encoding=encoding,
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if findings_out is not None:
+        write_findings(result, findings_out)
+    if feedback is not None:
+        write_feedback(result, feedback, generated_at=stamp)
+    if fmt is OutputFormat.JSON:
+        console.print_json(pipeline.validation_summary(result))
+    elif not quiet:
+        _present(result, findings_out, feedback)
+    raise typer.Exit(exit_code(result.findings, Severity(fail_on.value)))
+
+
+def _sheet(sheet: str | None) -> str | int | None:
+    return int(sheet) if sheet is not None and sheet.isdigit() else sheet
+
+
+def _present(result: ValidationResult, findings_out: Path | None, feedback: Path | None) -> None:
+    from tce_cli import console
+
+    for f in result.files:
+        _present_file(f)
+    if findings_out:
+        console.info(f"Findings written to {findings_out}")
+    if feedback:
+        console.info(f"Feedback workbook written to {feedback}")
+
+
+def _present_file(f: FileResult) -> None:
+    from rich.table import Table
+
+    from tce_cli import console
+    from tce_cli.pipeline import summary_by_rule
+    from tce_cli.schema import load_schema
+
+    out = console.stdout
+    inferred = " (inferred from the extract date; set with --period)" if f.period_inferred else ""
+    out.print(f"\n[bold]{f.path.name}[/] — {f.mapping.agency.name} — {f.period.label}{inferred}")
+    rejected = len(f.rejected_rows())
+    out.print(
+        f"{f.rows_read} rows read; {rejected} with errors; "
+        f"{f.info.format.upper()}"
+        + (f", {f.info.encoding}" if f.info.encoding else "")
+        + (f", sheet '{f.info.sheet}'" if f.info.sheet else "")
+        + f", header on row {f.info.header_row}"
+    )
+    rules = summary_by_rule(f.findings)
+    if not rules:
+        out.print("[green]No findings.[/]")
+    else:
+        table = Table("rule", "severity", "count", "what it means", title="Findings by rule")
+        colour = {"error": "red", "query": "yellow", "info": "cyan"}
+        for r in rules:
+            sev = str(r["severity"])
+            table.add_row(
+                str(r["code"]), f"[{colour[sev]}]{sev}[/]", str(r["count"]), str(r["title"])
+            )
+        out.print(table)
+    schema = load_schema()
+    comp = Table("field", "filled", "expected", title="Completeness")
+    for name, pct in f.completeness().items():
+        threshold = f.mapping.options.completeness.get(name, schema.field(name).completeness)
+        if threshold is None:
+            continue
+        rag = "green" if pct >= threshold else ("yellow" if pct >= threshold - 10 else "red")
+        comp.add_row(name, f"[{rag}]{pct:.1f}%[/]", f"{threshold:g}%")
+    out.print(comp)

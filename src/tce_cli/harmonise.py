@@ -1,0 +1,351 @@
+"""Turn checked agency files into store partitions: framework fields, derived fields,
+pseudonyms, provenance; rejected rows with their reasons; one manifest entry per agency.
+
+Minimisation happens here: the frame handed to the store is built by selecting the store's
+columns, so identifiers, date of birth, full postcode, names and notes cannot reach it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tce_cli.checks.identifiers import postcode_district
+from tce_cli.errors import StoreError
+from tce_cli.findings import Severity
+from tce_cli.periods import Period
+from tce_cli.pipeline import FileResult
+from tce_cli.pseudonymise import available_identifiers, person_key_exprs
+from tce_cli.schema import AGE_BANDS, FieldType, load_schema, polars_dtype
+from tce_cli.store import Partition, Store, store_schema
+from tce_cli.transform import INVALID, ROW
+
+NOT_PSEUDONYMISED_KEY = b"tce --no-pseudonymise: NOT A SECRET, local testing only!"
+"""Key used with --no-pseudonymise so keys keep their shape; the store is marked as such."""
+
+
+@dataclass(frozen=True)
+class HarmonisedFile:
+    result: FileResult
+    accepted: pl.DataFrame
+    rejected: pl.DataFrame
+    sha256: str
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        return self.result.rows_read, self.accepted.height, self.rejected.height
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def harmonise_file(result: FileResult, *, key: bytes) -> HarmonisedFile:
+    """Accepted rows in store columns, and rejected rows with codes and messages."""
+    rejected_rows = result.rejected_rows()
+    accepted = _store_frame(result, key, rejected_rows)
+    rejected = _rejected_frame(result, rejected_rows)
+    read, n_acc, n_rej = result.rows_read, accepted.height, rejected.height
+    if read != n_acc + n_rej:
+        raise StoreError(
+            f"{result.path.name}: {read} rows read but {n_acc} accepted + {n_rej} rejected; "
+            "nothing was written.",
+            hint="This is a bug in tce; please report it with the file's layout (not its data).",
+        )
+    return HarmonisedFile(result, accepted, rejected, file_sha256(result.path))
+
+
+def _store_frame(result: FileResult, key: bytes, rejected: pl.Series) -> pl.DataFrame:
+    schema = load_schema()
+    mapped = result.mapped.lazy().filter(~pl.col(ROW).is_in(rejected.implode()))
+    present = set(result.resolution.columns)
+    ids = available_identifiers(present)
+    key_expr, basis_expr = person_key_exprs(key, ids)
+    queries = (
+        result.findings.lazy()
+        .filter((pl.col("severity") == Severity.QUERY.value) & pl.col("source_row").is_not_null())
+        .group_by("source_row")
+        .agg(pl.col("code").unique().sort().alias("query_codes"))
+    )
+    p, agency = result.period, result.mapping.agency
+    columns: list[pl.Expr] = []
+    for f in schema.shared_fields:
+        if f.name in present and f.name not in ("person_key", "age_at_period_end"):
+            value = pl.col(f.name)
+            if f.type is FieldType.CODE_LIST:
+                value = value.list.filter(pl.element() != INVALID)
+            columns.append(value.cast(polars_dtype(f.type)).alias(f.name))
+    lf = mapped.with_columns(key_expr, basis_expr).select(
+        pl.col(ROW).alias("source_row"),
+        pl.col("person_key"),
+        pl.col("person_key_basis"),
+        *columns,
+        *_system_columns(result, present),
+    )
+    lf = lf.with_columns(_derived(p)).join(queries, on="source_row", how="left")
+    lf = lf.with_columns(
+        pl.col("query_codes").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        pl.lit(agency.id).alias("agency_id"),
+        pl.lit(result.path.name).alias("source_file"),
+    )
+    expected = store_schema()
+    missing = [
+        pl.lit(None, dtype=t).alias(c)
+        for c, t in expected.items()
+        if c not in lf.collect_schema().names()
+    ]
+    return lf.with_columns(missing).select(list(expected)).collect()
+
+
+def _system_columns(result: FileResult, present: set[str]) -> list[pl.Expr]:
+    agency = result.mapping.agency
+    out = [
+        pl.lit(load_schema().version).alias("schema_version"),
+        pl.lit(result.period.label).alias("reporting_period"),
+        pl.lit(agency.type).alias("submitting_agency_type"),
+        pl.lit(agency.org_code).alias("submitting_org_code"),
+        (pl.col("_age") if "_age" in result.mapped.columns else pl.lit(None, pl.Int64))
+        .cast(pl.Int64)
+        .alias("age_at_period_end"),
+    ]
+    if "home_postcode" in present:
+        out.append(postcode_district(pl.col("home_postcode")).alias("home_postcode_district"))
+    return out
+
+
+def _derived(p: Period) -> list[pl.Expr]:
+    schema = load_schema()
+    age = pl.col("age_at_period_end")
+    band = pl.lit(None, dtype=pl.String)
+    for label, lo, hi in reversed(AGE_BANDS):
+        band = pl.when(age.is_between(lo, hi)).then(pl.lit(label)).otherwise(band)
+    start, end = pl.col("episode_start_date"), pl.col("episode_end_date")
+    return [
+        band.alias("age_band"),
+        pl.col("ethnicity")
+        .replace_strict(schema.ethnicity_major_groups, default=None, return_dtype=pl.String)
+        .alias("ethnicity_major_group"),
+        pl.col("local_authority_code")
+        .replace_strict(schema.la_dfe_codes, default=None, return_dtype=pl.String)
+        .alias("la_dfe_code"),
+        pl.lit(p.start).alias("period_start"),
+        pl.lit(p.end).alias("period_end"),
+        ((start <= pl.lit(p.end)) & (end.is_null() | (end > pl.lit(p.end))))
+        .fill_null(False)
+        .alias("open_at_period_end"),
+        start.is_between(pl.lit(p.start), pl.lit(p.end)).fill_null(False).alias("new_in_period"),
+        end.is_between(pl.lit(p.start), pl.lit(p.end)).fill_null(False).alias("closed_in_period"),
+        pl.lit(False).alias("cross_agency_known"),
+    ]
+
+
+def _rejected_frame(result: FileResult, rejected: pl.Series) -> pl.DataFrame:
+    """One row per rejected source row: the agency's record id, row, codes and messages."""
+    rows = pl.DataFrame({"source_row": rejected.cast(pl.Int64)})
+    per_row = (
+        result.findings.filter(pl.col("source_row").is_not_null())
+        .sort("severity", "code")
+        .group_by("source_row", maintain_order=True)
+        .agg(
+            pl.col("record_id").drop_nulls().first(),
+            pl.col("code").unique(maintain_order=True).str.join("; ").alias("codes"),
+            pl.col("message").str.join(" | ").alias("messages"),
+        )
+    )
+    file_level = result.findings.filter(
+        (pl.col("severity") == Severity.ERROR.value)
+        & (
+            pl.col("source_row").is_null()
+            | (pl.col("code").is_in(["missing-column", "duplicate-header"]))
+        )
+    )
+    whole_file = "; ".join(sorted(set(file_level["code"].to_list())))
+    out = rows.join(per_row, on="source_row", how="left").with_columns(
+        pl.lit(result.mapping.agency.id).alias("agency_id"),
+        pl.lit(result.path.name).alias("source_file"),
+    )
+    if whole_file:
+        out = out.with_columns(
+            pl.concat_str(
+                [pl.lit(whole_file), pl.col("codes")], separator="; ", ignore_nulls=True
+            ).alias("codes"),
+            pl.col("messages").fill_null("The whole file was rejected (see file-level findings)."),
+        )
+    return out.select(
+        "agency_id", "source_file", "source_row", "record_id", "codes", "messages"
+    ).sort("source_row")
+
+
+def mark_cross_agency(frames: Sequence[pl.DataFrame], others: pl.DataFrame) -> list[pl.DataFrame]:
+    """Set ``cross_agency_known`` where a person_key appears for 2+ agency types in the period
+    (this run's agencies plus ``others``: person_key/agency type pairs already in the store)."""
+    pairs = (
+        pl.concat([f.select("person_key", "submitting_agency_type") for f in frames] + [others])
+        .drop_nulls()
+        .unique()
+    )
+    multi = pairs.group_by("person_key").len().filter(pl.col("len") >= 2).select("person_key")
+    keys = multi["person_key"].implode()
+    return [
+        f.with_columns(pl.col("person_key").is_in(keys).alias("cross_agency_known")) for f in frames
+    ]
+
+
+def manifest_entry(files: Sequence[HarmonisedFile], mapping_path: Path | None) -> dict[str, Any]:
+    """The agency's manifest entry (docs/store-contract.md) for the files of one run."""
+    first = files[0].result
+    agency, period = first.mapping.agency, first.period
+    codes: Counter[str] = Counter()
+    sev: Counter[str] = Counter()
+    for h in files:
+        codes.update(h.result.findings["code"].to_list())
+        sev.update(h.result.findings["severity"].to_list())
+    read = sum(h.result.rows_read for h in files)
+    accepted = sum(h.accepted.height for h in files)
+    extract = _latest_extract(files)
+    return {
+        "agency_name": agency.name,
+        "agency_type": agency.type,
+        "org_code": agency.org_code,
+        "mapping": mapping_path.name if mapping_path else "",
+        "mapping_sha256": file_sha256(mapping_path) if mapping_path else "",
+        "extract_date": extract.isoformat() if extract else None,
+        "inputs": [
+            {
+                "file": h.result.path.name,
+                "sha256": h.sha256,
+                "rows_read": h.result.rows_read,
+                "rows_accepted": h.accepted.height,
+                "rows_rejected": h.rejected.height,
+            }
+            for h in files
+        ],
+        "rows_read": read,
+        "rows_accepted": accepted,
+        "rows_rejected": read - accepted,
+        "findings_by_code": dict(sorted(codes.items())),
+        "findings_by_severity": dict(sorted(sev.items())),
+        "completeness": _completeness(files),
+        "validity": round(100 * accepted / read, 1) if read else None,
+        "timeliness_days": (extract - period.end).days if extract else None,
+    }
+
+
+def _latest_extract(files: Sequence[HarmonisedFile]) -> date | None:
+    dates: list[date] = []
+    for h in files:
+        if "extract_date" in h.result.mapped.columns:
+            latest = h.result.mapped["extract_date"].max()
+            if isinstance(latest, date):
+                dates.append(latest)
+    return max(dates) if dates else None
+
+
+def _completeness(files: Sequence[HarmonisedFile]) -> dict[str, float]:
+    total = sum(h.result.mapped.height for h in files)
+    if not total:
+        return {}
+    schema = load_schema()
+    required = [f.name for f in schema.mappable_fields if f.required == "Y"]
+    out: dict[str, float] = {}
+    for name in required:
+        filled = sum(h.result.completeness().get(name, 0.0) * h.result.mapped.height for h in files)
+        out[name] = round(filled / total, 1)
+    return out
+
+
+def build_partitions(files: Sequence[HarmonisedFile], others: pl.DataFrame) -> list[Partition]:
+    """Group this run's files by agency into store partitions, cross-agency flags set."""
+    by_agency: dict[str, list[HarmonisedFile]] = {}
+    for h in files:
+        by_agency.setdefault(h.result.mapping.agency.id, []).append(h)
+    ids = sorted(by_agency)
+    accepted = mark_cross_agency(
+        [pl.concat([h.accepted for h in by_agency[a]]) for a in ids], others
+    )
+    return [
+        Partition(
+            agency_id=a,
+            frame=frame,
+            manifest_entry=manifest_entry(by_agency[a], by_agency[a][0].result.mapping_path),
+            rejected=pl.concat([h.rejected for h in by_agency[a]]),
+        )
+        for a, frame in zip(ids, accepted, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class HarmoniseOutcome:
+    store_root: Path
+    period: Period
+    files: tuple[HarmonisedFile, ...]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "store": str(self.store_root),
+            "period": self.period.label,
+            "files": [
+                {
+                    "file": h.result.path.name,
+                    "agency": h.result.mapping.agency.id,
+                    "rows_read": h.counts[0],
+                    "rows_accepted": h.counts[1],
+                    "rows_rejected": h.counts[2],
+                    "findings_by_code": h.result.counts_by_code(),
+                }
+                for h in self.files
+            ],
+        }
+
+
+def run_harmonise(
+    paths: Sequence[Path],
+    *,
+    period: Period,
+    store_root: Path,
+    mapping_path: Path | None,
+    mappings_dir: Path,
+    key: bytes,
+    key_fingerprint: str | None,
+    today: date,
+    generated_at: datetime,
+) -> HarmoniseOutcome:
+    """Check every file, build each agency's partition and write them all-or-nothing."""
+    from tce_cli.pipeline import check_file, choose_mapping
+    harmonised = []
+    for path in paths:
+        chosen_path, mapping = choose_mapping(path, mapping_path, mappings_dir)
+        result = check_file(
+            path, mapping=mapping, mapping_path=chosen_path, period=period, today=today
+        )
+        harmonised.append(harmonise_file(result, key=key))
+    store = Store(store_root)
+    run_agencies = {h.result.mapping.agency.id for h in harmonised}
+    others = _other_agencies(store, period, run_agencies)
+    partitions = build_partitions(harmonised, others)
+    store.write_run(period, partitions, generated_at=generated_at, key_fingerprint=key_fingerprint)
+    return HarmoniseOutcome(store_root, period, tuple(harmonised))
+
+
+def _other_agencies(store: Store, period: Period, skip: set[str]) -> pl.DataFrame:
+    """person_key / agency type pairs already stored for ``period`` by other agencies."""
+    empty = pl.DataFrame(schema={"person_key": pl.String, "submitting_agency_type": pl.String})
+    if period not in store.periods():
+        return empty
+    return (
+        store.scan(period)
+        .filter(~pl.col("agency_id").is_in(sorted(skip)))
+        .select("person_key", "submitting_agency_type")
+        .collect()
+    )

@@ -1,0 +1,243 @@
+"""Run the stages for one or more agency files: read -> map -> check. Never prints.
+
+``check_file`` is shared by ``tce validate`` and ``tce harmonise`` so both see exactly the
+same findings for the same file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from tce_cli.checks import run_checks
+from tce_cli.findings import RULES, FindingCode, Severity, empty_findings, sort_findings
+from tce_cli.mapping import Mapping, load_mapping, load_mappings, match_mapping
+from tce_cli.periods import Period, latest_ended_by
+from tce_cli.read import RawTable, ReadInfo, read_table
+from tce_cli.schema import load_schema
+from tce_cli.transform import ROW, Resolution, apply_mapping, raw, resolve
+
+BLOCKING_FILE_CODES = frozenset(
+    {FindingCode.MISSING_COLUMN.value, FindingCode.DUPLICATE_HEADER.value}
+)
+"""File-level errors that make every row of the file unusable (rows are all rejected)."""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Everything learnt about one input file."""
+
+    path: Path
+    mapping_path: Path | None
+    mapping: Mapping
+    period: Period
+    period_inferred: bool
+    info: ReadInfo
+    resolution: Resolution
+    mapped: pl.DataFrame
+    """Mapped rows (blank rows removed), see transform.apply_mapping."""
+    findings: pl.DataFrame
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows in the file, blank rows included."""
+        return self.info.n_rows
+
+    def rejected_rows(self) -> pl.Series:
+        """Source rows that cannot be used: any error finding, blank rows, or all rows when
+        a file-level error makes the whole file unusable."""
+        errors = self.findings.filter(pl.col("severity") == Severity.ERROR.value)
+        if errors.filter(
+            pl.col("source_row").is_null() | pl.col("code").is_in(BLOCKING_FILE_CODES)
+        ).height:
+            everything = self.mapped[ROW].append(pl.Series(ROW, self.info.blank_rows, pl.Int64))
+            return everything.unique().sort().alias("source_row")
+        row_errors = errors.filter(
+            pl.col("source_row").is_not_null() & (pl.col("code") != FindingCode.BLANK_HEADER)
+        )["source_row"]
+        blank = pl.Series("source_row", self.info.blank_rows, dtype=pl.Int64)
+        return row_errors.append(blank).unique().sort()
+
+    def completeness(self) -> dict[str, float]:
+        """% of (non-blank) rows with each mapped field filled in, in schema order."""
+        names = [n for n in load_schema().field_names if n in self.resolution.columns]
+        if self.mapped.height == 0 or not names:
+            return {n: 0.0 for n in names}
+        row = self.mapped.select(
+            [(100 * pl.col(raw(n)).is_not_null().mean()).round(1).alias(n) for n in names]
+        ).row(0, named=True)
+        return {n: float(v) for n, v in row.items()}
+
+    def counts_by_code(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.findings["code"].to_list()).items()))
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    files: tuple[FileResult, ...]
+
+    @property
+    def findings(self) -> pl.DataFrame:
+        frames = [f.findings for f in self.files if f.findings.height]
+        return sort_findings(pl.concat(frames)) if frames else empty_findings()
+
+
+def choose_mapping(
+    path: Path, mapping_path: Path | None, mappings_dir: Path
+) -> tuple[Path, Mapping]:
+    """The mapping given explicitly, else the one whose ``match:`` glob fits the file name."""
+    if mapping_path is not None:
+        return mapping_path, load_mapping(mapping_path)
+    return match_mapping(path, load_mappings(mappings_dir))
+
+
+def infer_period(mapped: pl.LazyFrame, today: date) -> Period:
+    """The quarter a file describes: the latest quarter ended by its most common extract date
+    (else by ``today``)."""
+    if "extract_date" in mapped.collect_schema().names():
+        common = mapped.select(pl.col("extract_date").drop_nulls().mode().min()).collect().item()
+        if common is not None:
+            return latest_ended_by(common)
+    return latest_ended_by(today)
+
+
+def check_file(
+    path: Path,
+    *,
+    mapping: Mapping,
+    mapping_path: Path | None = None,
+    period: Period | None,
+    today: date,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+) -> FileResult:
+    """Read, map and check one file."""
+    table = _read(path, mapping, sheet=sheet, encoding=encoding)
+    resolution = resolve(mapping, list(table.info.columns))
+    blank = pl.Series(ROW, table.info.blank_rows, dtype=pl.Int64)
+    frame = table.frame.lazy().filter(~pl.col(ROW).is_in(blank.implode()))
+    inferred = period is None
+    if period is None:
+        provisional = apply_mapping(frame, mapping, resolution, latest_ended_by(today))
+        period = infer_period(provisional, today)
+    mapped = apply_mapping(frame, mapping, resolution, period).collect()
+    findings = run_checks(
+        mapped,
+        info=table.info,
+        mapping=mapping,
+        resolution=resolution,
+        period=period,
+        source_file=path.name,
+    )
+    return FileResult(
+        path=path,
+        mapping_path=mapping_path,
+        mapping=mapping,
+        period=period,
+        period_inferred=inferred,
+        info=table.info,
+        resolution=resolution,
+        mapped=mapped,
+        findings=sort_findings(findings),
+    )
+
+
+def _read(
+    path: Path, mapping: Mapping, *, sheet: str | int | None, encoding: str | None
+) -> RawTable:
+    src = mapping.source
+    return read_table(
+        path,
+        sheet=sheet if sheet is not None else src.sheet,
+        encoding=encoding or (None if src.encoding == "auto" else src.encoding),
+        delimiter=None if src.delimiter == "auto" else src.delimiter,
+        header_row=src.header_row,
+        format=src.format,
+    )
+
+
+def validate_files(
+    paths: list[Path],
+    *,
+    mapping_path: Path | None,
+    mappings_dir: Path,
+    period: Period | None,
+    today: date,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+) -> ValidationResult:
+    """Check every file against its mapping; the mapping is matched per file if not given."""
+    results = []
+    for path in paths:
+        chosen_path, mapping = choose_mapping(path, mapping_path, mappings_dir)
+        results.append(
+            check_file(
+                path,
+                mapping=mapping,
+                mapping_path=chosen_path,
+                period=period,
+                today=today,
+                sheet=sheet,
+                encoding=encoding,
+            )
+        )
+    return ValidationResult(tuple(results))
+
+
+def summary_by_rule(findings: pl.DataFrame) -> list[dict[str, object]]:
+    """Per-rule counts (code, severity, title, count), errors first."""
+    if findings.height == 0:
+        return []
+    counts = findings.group_by("code", "severity").len().sort("code")
+    rows = []
+    for code, severity, n in counts.iter_rows():
+        rule = RULES[FindingCode(code)]
+        rows.append(
+            {
+                "code": code,
+                "severity": severity,
+                "title": rule.title,
+                "count": n,
+                "dq": rule.dq,
+                "family": rule.family.value,
+            }
+        )
+    order = {"error": 0, "query": 1, "info": 2}
+    return sorted(rows, key=lambda r: (order[str(r["severity"])], str(r["code"])))
+
+
+def file_summary(f: FileResult) -> dict[str, object]:
+    """A JSON-ready summary of one file's result (no record ids, no cell values)."""
+    info = f.info
+    return {
+        "file": f.path.name,
+        "agency": f.mapping.agency.id,
+        "mapping": str(f.mapping_path) if f.mapping_path else None,
+        "period": f.period.label,
+        "period_inferred": f.period_inferred,
+        "read": {
+            "format": info.format,
+            "encoding": info.encoding,
+            "delimiter": info.delimiter,
+            "line_endings": info.line_endings,
+            "sheet": info.sheet,
+            "header_row": info.header_row,
+        },
+        "rows_read": f.rows_read,
+        "rows_rejected": len(f.rejected_rows()),
+        "findings_by_code": f.counts_by_code(),
+        "findings_by_severity": {
+            s.value: int((f.findings["severity"] == s.value).sum()) for s in Severity
+        },
+        "rules": summary_by_rule(f.findings),
+        "completeness": f.completeness(),
+    }
+
+
+def validation_summary(result: ValidationResult) -> dict[str, object]:
+    """The JSON form of a validation run (what ``tce validate --format json`` prints)."""
+    return {"files": [file_summary(f) for f in result.files]}

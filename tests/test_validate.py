@@ -49,6 +49,7 @@ def result():  # type: ignore[no-untyped-def]
     return check_file(
         CSV,
         mapping=load_mapping(MAPPING),
+        mapping_path=MAPPING,
         period=parse_period("2026-27 Q2"),
         today=date(2026, 11, 25),
     )

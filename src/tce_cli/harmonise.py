@@ -332,9 +332,12 @@ def run_harmonise(
         harmonised.append(harmonise_file(result, key=key))
     store = Store(store_root)
     run_agencies = {h.result.mapping.agency.id for h in harmonised}
-    others = _other_agencies(store, period, run_agencies)
-    partitions = build_partitions(harmonised, others)
-    store.write_run(period, partitions, generated_at=generated_at, key_fingerprint=key_fingerprint)
+    with store.lock():  # re-entrant: other agencies are read and the run written under one lock
+        others = _other_agencies(store, period, run_agencies)
+        partitions = build_partitions(harmonised, others)
+        store.write_run(
+            period, partitions, generated_at=generated_at, key_fingerprint=key_fingerprint
+        )
     return HarmoniseOutcome(store_root, period, tuple(harmonised))
 
 

@@ -179,3 +179,42 @@ def test_no_pseudonymise_marks_the_store(work: Path) -> None:
     marker = json.loads((work / "test_store/.tce-store.json").read_text())
     assert marker["pseudonymised"] is False
     assert _run(work, store="test_store").exit_code == 2  # cannot mix keyed runs into it
+
+
+def test_agency_side_pseudonymised_export_loads_into_region_store(work: Path) -> None:
+    assert _run(work, store="agency_store").exit_code == 0
+    export = work / "mini.parquet"
+    res = CliRunner().invoke(
+        app,
+        [
+            "export",
+            "--period",
+            "2026-27 Q2",
+            "--store",
+            str(work / "agency_store"),
+            "--format",
+            "parquet",
+            "--out",
+            str(export),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    region = [
+        "harmonise",
+        str(export),
+        "--from-pseudonymised",
+        "--period",
+        "2026-27 Q2",
+        "--store",
+        str(work / "region"),
+    ]
+    assert CliRunner().invoke(app, [*region, "--key-file", str(work / "b.key")]).exit_code == 2
+    res = CliRunner().invoke(app, [*region, "--key-file", str(work / "a.key")])
+    assert res.exit_code == 0, res.output
+    loaded = pl.read_parquet(work / "region/period=2026-27Q2/agency=*/*.parquet")
+    original = pl.read_parquet(work / "agency_store/period=2026-27Q2/agency=*/*.parquet")
+    assert sorted(loaded["person_key"]) == sorted(original["person_key"])
+    res = CliRunner().invoke(
+        app, [*region[:-4], "--period", "2026-27 Q1", "--store", str(work / "region")]
+    )
+    assert res.exit_code == 2 and "2026-27 Q2" in res.stderr

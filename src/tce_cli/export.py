@@ -83,6 +83,25 @@ def default_name(period: Period, fmt: ExportFormat) -> str:
     return f"tce-harmonised-{period.slug}.{fmt.value}"
 
 
+PROVENANCE_KEY = "tce_provenance"
+"""Parquet metadata key holding the store's marker and the period's manifest (JSON)."""
+
+
+def provenance(store: Store, period: Period) -> dict[str, str]:
+    """Where a Parquet export came from, so another store can load it safely
+    (``tce harmonise --from-pseudonymised``): key fingerprint, schema version, manifest."""
+    import json
+
+    marker = store.marker()
+    payload = {
+        "period": period.label,
+        "pseudonymised": bool(marker and marker.pseudonymised),
+        "key_fingerprint": marker.key_fingerprint if marker else None,
+        "manifest": store.manifest(period),
+    }
+    return {PROVENANCE_KEY: json.dumps(payload, sort_keys=True)}
+
+
 def export_period(store: Store, period: Period, fmt: ExportFormat, out: Path) -> ExportResult:
     """Write ``period`` of ``store`` to ``out`` (a file, or a folder to put the file in).
 
@@ -116,7 +135,7 @@ def export_period(store: Store, period: Period, fmt: ExportFormat, out: Path) ->
         if fmt is ExportFormat.CSV:
             text_table(lazy).sink_csv(tmp)
         elif fmt is ExportFormat.PARQUET:
-            lazy.sink_parquet(tmp, **PARQUET_OPTIONS)
+            lazy.sink_parquet(tmp, **PARQUET_OPTIONS, metadata=provenance(store, period))
         else:
             write_xlsx(lazy.collect(), tmp, banner=None if marker.pseudonymised else BANNER)
     return ExportResult(

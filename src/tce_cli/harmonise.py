@@ -8,10 +8,10 @@ columns, so identifiers, date of birth, full postcode, names and notes cannot re
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +323,7 @@ def run_harmonise(
 ) -> HarmoniseOutcome:
     """Check every file, build each agency's partition and write them all-or-nothing."""
     from tce_cli.pipeline import check_file, choose_mapping
+
     harmonised = []
     for path in paths:
         chosen_path, mapping = choose_mapping(path, mapping_path, mappings_dir)
@@ -352,3 +353,115 @@ def _other_agencies(store: Store, period: Period, skip: set[str]) -> pl.DataFram
         .select("person_key", "submitting_agency_type")
         .collect()
     )
+
+
+def run_from_pseudonymised(
+    paths: Sequence[Path],
+    *,
+    period: Period,
+    store_root: Path,
+    key_fingerprint: str | None,
+    generated_at: datetime,
+) -> list[Partition]:
+    """Load Parquet files an agency exported from its own store (``tce export --format
+    parquet``) into this store: no identifiers or key needed, only the same key fingerprint.
+
+    The file's embedded provenance must match the period and (when given, else the store's)
+    key fingerprint; its rows must meet the store contract (person_key 64 hex, no personal
+    fields). Each agency in the file replaces its partition for the period.
+    """
+    import json
+
+    from tce_cli.errors import InputFileError
+    from tce_cli.export import PROVENANCE_KEY
+
+    store = Store(store_root)
+    frames: list[pl.DataFrame] = []
+    entries: dict[str, dict[str, Any]] = {}
+    fingerprints: set[str | None] = set()
+    for path in paths:
+        try:
+            meta = json.loads(pl.read_parquet_metadata(path)[PROVENANCE_KEY])
+            frame = pl.read_parquet(path)
+        except (KeyError, ValueError, OSError, pl.exceptions.PolarsError):
+            raise InputFileError(
+                f"'{path.name}' is not a pseudonymised export made by 'tce export'.",
+                hint="Ask the agency for 'tce export --period P --format parquet' output.",
+            ) from None
+        if meta.get("period") != period.label or not meta.get("pseudonymised"):
+            raise InputFileError(
+                f"'{path.name}' holds {meta.get('period')} "
+                f"{'pseudonymised' if meta.get('pseudonymised') else 'NOT pseudonymised'} data; "
+                f"this run is for {period.label} and needs pseudonymised data.",
+                hint="Check --period, and that the agency ran harmonise with the shared key.",
+            )
+        fingerprints.add(meta.get("key_fingerprint"))
+        frames.append(frame)
+        entries |= meta.get("manifest", {}).get("agencies", {})
+    marker = store.marker()
+    expected = key_fingerprint or (marker.key_fingerprint if marker else None)
+    found = fingerprints.pop() if len(fingerprints) == 1 else None
+    if found is None or (expected is not None and found != expected):
+        raise InputFileError(
+            "The files were pseudonymised with a different key from this store's "
+            f"({found or 'several keys'} vs {expected}).",
+            hint="Every agency must use the partnership's one key (check its fingerprint).",
+        )
+    combined = pl.concat(frames, how="diagonal_relaxed")
+    ids = sorted(set(combined["agency_id"].to_list()))
+    with store.lock():
+        others = _other_agencies(store, period, set(ids))
+        accepted = mark_cross_agency(
+            [combined.filter(pl.col("agency_id") == a) for a in ids], others
+        )
+        parts = [
+            Partition(a, frame, _loaded_entry(entries.get(a), frame), _NO_REJECTED)
+            for a, frame in zip(ids, accepted, strict=True)
+        ]
+        store.write_run(period, parts, generated_at=generated_at, key_fingerprint=found)
+    return parts
+
+
+_NO_REJECTED = pl.DataFrame(
+    schema={
+        "agency_id": pl.String,
+        "source_file": pl.String,
+        "source_row": pl.Int64,
+        "record_id": pl.String,
+        "codes": pl.String,
+        "messages": pl.String,
+    }
+)
+
+
+def _loaded_entry(entry: dict[str, Any] | None, frame: pl.DataFrame) -> dict[str, Any]:
+    """The agency's own manifest entry, with rows as loaded here (its rejected rows stay with
+    the agency, which fixes and resubmits them)."""
+    base = dict(entry or {})
+    n = frame.height
+    return {
+        "agency_name": base.get("agency_name", frame["agency_id"][0]),
+        "agency_type": base.get("agency_type", frame["submitting_agency_type"][0]),
+        "org_code": base.get("org_code", frame["submitting_org_code"][0]),
+        "mapping": base.get("mapping", ""),
+        "mapping_sha256": base.get("mapping_sha256", ""),
+        "extract_date": base.get("extract_date"),
+        "inputs": [
+            {
+                "file": f"pseudonymised export ({base.get('rows_rejected', 0)} rows "
+                "rejected at the agency)",
+                "sha256": "",
+                "rows_read": n,
+                "rows_accepted": n,
+                "rows_rejected": 0,
+            }
+        ],
+        "rows_read": n,
+        "rows_accepted": n,
+        "rows_rejected": 0,
+        "findings_by_code": base.get("findings_by_code", {}),
+        "findings_by_severity": base.get("findings_by_severity", {}),
+        "completeness": base.get("completeness", {}),
+        "validity": base.get("validity"),
+        "timeliness_days": base.get("timeliness_days"),
+    }

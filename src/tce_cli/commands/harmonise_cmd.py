@@ -13,6 +13,7 @@ from tce_cli.commands._common import OutputFormat, handle_errors
 
 if TYPE_CHECKING:
     from tce_cli.harmonise import HarmonisedFile
+    from tce_cli.periods import Period
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +40,13 @@ def harmonise(
         bool,
         typer.Option("--no-pseudonymise", help="Local testing only: marks the store and outputs."),
     ] = False,
+    from_pseudonymised: Annotated[
+        bool,
+        typer.Option(
+            "--from-pseudonymised",
+            help="FILES are Parquet exports an agency made with its own tce run (no key needed).",
+        ),
+    ] = False,
     generated_at: Annotated[
         str | None, typer.Option("--generated-at", help="Run timestamp (ISO), for reproducibility.")
     ] = None,
@@ -62,14 +70,15 @@ def harmonise(
 
     config = load_config(Path.cwd())
     chosen = parse_period(period)
+    stamp = _stamp(generated_at)
+    if from_pseudonymised:
+        _load_pseudonymised(files, chosen, resolve(store, config.store), key_file, stamp, quiet)
+        return
     if no_pseudonymise:
         key, fingerprint = NOT_PSEUDONYMISED_KEY, None
     else:
         key = load_key(resolve(key_file, config.key_file), os.environ)
         fingerprint = key_fingerprint(key)
-    stamp = datetime.fromisoformat(generated_at) if generated_at else datetime.now(UTC)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
     paths = expand_inputs(files)
     with console.progress_status(
         f"Harmonising {len(paths)} file(s)", enabled=fmt is OutputFormat.TABLE and not quiet
@@ -89,6 +98,47 @@ def harmonise(
         console.print_json(outcome.summary())
     elif not quiet:
         _present(outcome.files, outcome.store_root, no_pseudonymise)
+
+
+def _stamp(text: str | None) -> datetime:
+    from tce_cli.errors import ConfigError
+
+    try:
+        stamp = datetime.fromisoformat(text) if text else datetime.now(UTC)
+    except ValueError:
+        raise ConfigError(
+            f"--generated-at '{text}' is not an ISO date-time.",
+            hint="For example: --generated-at 2026-11-25T09:00:00+00:00",
+        ) from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _load_pseudonymised(
+    files: list[Path],
+    period: Period,
+    store: Path,
+    key_file: Path | None,
+    stamp: datetime,
+    quiet: bool,
+) -> None:
+    from tce_cli import console
+    from tce_cli.harmonise import run_from_pseudonymised
+    from tce_cli.inputs import expand_inputs
+    from tce_cli.pseudonymise import key_fingerprint, load_key
+
+    fingerprint = key_fingerprint(load_key(key_file, {})) if key_file else None
+    parts = run_from_pseudonymised(
+        [p for p in expand_inputs(files)],
+        period=period,
+        store_root=store,
+        key_fingerprint=fingerprint,
+        generated_at=stamp,
+    )
+    if not quiet:
+        for part in parts:
+            console.stdout.print(
+                f"Loaded {part.frame.height} rows for {part.agency_id} into {store}"
+            )
 
 
 def _present(files: tuple[HarmonisedFile, ...], store_root: Path, unkeyed: bool) -> None:

@@ -163,13 +163,7 @@ def _rejected_frame(result: FileResult, rejected: pl.Series) -> pl.DataFrame:
             pl.col("message").str.join(" | ").alias("messages"),
         )
     )
-    file_level = result.findings.filter(
-        (pl.col("severity") == Severity.ERROR.value)
-        & (
-            pl.col("source_row").is_null()
-            | (pl.col("code").is_in(["missing-column", "duplicate-header"]))
-        )
-    )
+    file_level = result.blocking_errors()
     whole_file = "; ".join(sorted(set(file_level["code"].to_list())))
     out = rows.join(per_row, on="source_row", how="left").with_columns(
         pl.lit(result.mapping.agency.id).alias("agency_id"),

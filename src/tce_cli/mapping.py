@@ -229,6 +229,10 @@ def _check_spec(name: str, spec: FieldSpec) -> None:
             for src, target in spec.values.items():
                 if not target.isdigit():
                     raise ValueError(f"values.{src}: '{target}' is not a whole number")
+    if spec.default is not None and field.type is not FieldType.CODE:
+        raise ValueError(
+            "default only applies to single-code fields; list unrecognised values under values:"
+        )
     if spec.formats and field.type is not FieldType.DATE:
         raise ValueError("formats only apply to date fields")
     for fmt in spec.formats:

@@ -24,7 +24,9 @@ from tce_cli.transform import ROW, Resolution, apply_mapping, raw, resolve
 BLOCKING_FILE_CODES = frozenset(
     {FindingCode.MISSING_COLUMN.value, FindingCode.DUPLICATE_HEADER.value}
 )
-"""File-level errors that make every row of the file unusable (rows are all rejected)."""
+"""File-level errors that make every row unusable when they concern a mapped field (a
+mapped column missing, or a mapped header appearing twice so it is unclear which to read);
+all the file's rows are then rejected."""
 
 
 @dataclass(frozen=True)
@@ -47,20 +49,28 @@ class FileResult:
         """Data rows in the file, blank rows included."""
         return self.info.n_rows
 
+    def blocking_errors(self) -> pl.DataFrame:
+        """File-level errors that make every row of the file unusable."""
+        return self.findings.filter(
+            (pl.col("severity") == Severity.ERROR.value)
+            & (
+                pl.col("source_row").is_null()
+                | (pl.col("code").is_in(BLOCKING_FILE_CODES) & pl.col("field").is_not_null())
+            )
+        )
+
     def rejected_rows(self) -> pl.Series:
-        """Source rows that cannot be used: any error finding, blank rows, or all rows when
-        a file-level error makes the whole file unusable."""
-        errors = self.findings.filter(pl.col("severity") == Severity.ERROR.value)
-        if errors.filter(
-            pl.col("source_row").is_null() | pl.col("code").is_in(BLOCKING_FILE_CODES)
-        ).height:
-            everything = self.mapped[ROW].append(pl.Series(ROW, self.info.blank_rows, pl.Int64))
-            return everything.unique().sort().alias("source_row")
-        row_errors = errors.filter(
-            pl.col("source_row").is_not_null() & (pl.col("code") != FindingCode.BLANK_HEADER)
+        """Source rows that cannot be used: blank rows, rows with an error finding, or every
+        row when a blocking file-level error makes the whole file unusable."""
+        data_rows = self.mapped[ROW].cast(pl.Int64)
+        blank = pl.Series(ROW, self.info.blank_rows, dtype=pl.Int64)
+        if self.blocking_errors().height:
+            return data_rows.append(blank).unique().sort().alias("source_row")
+        row_errors = self.findings.filter(
+            (pl.col("severity") == Severity.ERROR.value)
+            & pl.col("source_row").is_in(data_rows.implode())
         )["source_row"]
-        blank = pl.Series("source_row", self.info.blank_rows, dtype=pl.Int64)
-        return row_errors.append(blank).unique().sort()
+        return row_errors.append(blank.alias("source_row")).unique().sort()
 
     def completeness(self) -> dict[str, float]:
         """% of (non-blank) rows with each mapped field filled in, in schema order."""
@@ -117,7 +127,7 @@ def check_file(
 ) -> FileResult:
     """Read, map and check one file."""
     table = _read(path, mapping, sheet=sheet, encoding=encoding)
-    resolution = resolve(mapping, list(table.info.columns))
+    resolution = resolve(mapping, list(table.info.columns), table.info.duplicate_headers)
     blank = pl.Series(ROW, table.info.blank_rows, dtype=pl.Int64)
     frame = table.frame.lazy().filter(~pl.col(ROW).is_in(blank.implode()))
     inferred = period is None

@@ -60,8 +60,13 @@ class Resolution:
     mapped_fields: tuple[str, ...] = field(default=())
 
 
-def resolve(mapping: Mapping, headers: list[str]) -> Resolution:
-    """Match the mapping's field specs to the file's headers."""
+def resolve(mapping: Mapping, headers: list[str], duplicates: tuple[str, ...] = ()) -> Resolution:
+    """Match the mapping's field specs to the file's headers.
+
+    Columns the reader named itself (``(blank column N)``, ``(extra column N)``) and second
+    copies of a duplicated header (``Name (2)``) are not listed as unmapped: the blank-header,
+    ragged-row and duplicate-header findings already report them.
+    """
     columns: dict[str, tuple[str, ...]] = {}
     missing: dict[str, tuple[str, ...]] = {}
     for name, spec in mapping.fields.items():
@@ -83,9 +88,19 @@ def resolve(mapping: Mapping, headers: list[str]) -> Resolution:
     used = {normalise_header(c) for cols in columns.values() for c in cols}
     used |= {normalise_header(c) for c in mapping.ignore}
     unmapped = tuple(
-        h for h in headers if normalise_header(h) not in used and not h.startswith("(extra")
+        h for h in headers if normalise_header(h) not in used and not _reader_named(h, duplicates)
     )
     return Resolution(columns, missing, unmapped, tuple(columns))
+
+
+_RENAMED = re.compile(r"^(.*) \((\d+)\)$")
+
+
+def _reader_named(header: str, duplicates: tuple[str, ...]) -> bool:
+    if header.startswith(("(blank column", "(extra column")):
+        return True
+    match = _RENAMED.match(header)
+    return bool(match and match[1] in duplicates)
 
 
 def _norm(expr: pl.Expr) -> pl.Expr:

@@ -44,7 +44,7 @@ def run_checks(
     )
     parts = [_row_findings(mapped, row_checks(ctx), ctx)]
     file_findings = [
-        *structure(info),
+        *structure(info, {c: f for f, cols in resolution.columns.items() for c in cols}),
         *columns(mapping, resolution, schema, info.header_row),
         *completeness(mapped, mapping, resolution, schema, period),
     ]

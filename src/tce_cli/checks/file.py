@@ -27,12 +27,16 @@ class FileFinding:
     source_row: int | None = None
 
 
-def structure(info: ReadInfo) -> Iterator[FileFinding]:
-    """Problems the reader saw: headers, ragged and blank rows, no data."""
+def structure(info: ReadInfo, read_by: dict[str, str]) -> Iterator[FileFinding]:
+    """Problems the reader saw: headers, ragged and blank rows, no data.
+
+    ``read_by`` maps a source column to the framework field read from it: a duplicated header
+    that a field reads is attributed to that field (and blocks the file at harmonise).
+    """
     for name in info.duplicate_headers:
         yield FileFinding(
             C.DUPLICATE_HEADER,
-            None,
+            read_by.get(name),
             f"The header '{name}' appears more than once.",
             info.header_row,
         )

@@ -360,7 +360,7 @@ def age(ctx: RowContext) -> Iterator[RowCheck]:
             C.NOT_ASSESSED_LONG_OPEN,
             "risk_level",
             (pl.col("risk_level") == "NOT_ASSESSED")
-            & (pl.col("episode_start_date") <= pl.lit(end - timedelta(days=28)))
+            & (pl.col("episode_start_date") < pl.lit(end - timedelta(days=28)))
             & open_at_end,
             _msg("Risk is not assessed on an episode open for more than 28 days."),
         )

@@ -66,7 +66,9 @@ class RowContext:
     def label(self, name: str) -> str:
         f = self.schema.field(name)
         column = self.columns.get(name)
-        return f"{column} ({f.label})" if column and column != f.label else f.label
+        if not column or column.casefold() == f.label.casefold():
+            return f.label
+        return f"{column} ({f.label})"
 
 
 def _msg(text: str) -> pl.Expr:
@@ -124,14 +126,35 @@ def required_and_validity(ctx: RowContext) -> Iterator[RowCheck]:
             )
 
 
+_HUMAN = {
+    "%d": "DD",
+    "%m": "MM",
+    "%Y": "YYYY",
+    "%y": "YY",
+    "%b": "Mon",
+    "%B": "Month",
+    "%H": "hh",
+    "%M": "mm",
+    "%S": "ss",
+    "%j": "DDD",
+}
+
+
+def human_format(fmt: str) -> str:
+    """A strftime format as people write it: ``%d/%m/%Y`` -> ``DD/MM/YYYY``."""
+    for code, text in _HUMAN.items():
+        fmt = fmt.replace(code, text)
+    return fmt
+
+
 def _date_checks(ctx: RowContext, name: str, label: str) -> Iterator[RowCheck]:
     rawc = pl.col(raw(name))
-    formats = ", ".join(ctx.mapping.fields[name].formats) or "YYYY-MM-DD"
+    formats = ", ".join(human_format(f) for f in ctx.mapping.fields[name].formats)
     yield RowCheck(
         C.INVALID_DATE,
         name,
         rawc.is_not_null() & pl.col(any_date(name)).is_null(),
-        _msg(f"{label} could not be read as a date (formats tried: {formats})."),
+        _msg(f"{label} could not be read as a date (expected {formats or 'YYYY-MM-DD'})."),
     )
     yield RowCheck(
         C.IMPLAUSIBLE_DATE,

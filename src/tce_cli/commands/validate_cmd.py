@@ -56,6 +56,9 @@ def validate(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
         OutputFormat.TABLE
     ),
+    show: Annotated[
+        int, typer.Option("--show", help="How many findings to list on screen (0 = none).")
+    ] = 10,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the exit code.")] = False,
 ) -> None:
     """Check agency exports against their mapping and the Intelligence Framework.
@@ -93,7 +96,7 @@ def validate(
     if fmt is OutputFormat.JSON:
         console.print_json(pipeline.validation_summary(result))
     elif not quiet:
-        _present(result, findings_out, feedback)
+        _present(result, findings_out, feedback, show)
     raise typer.Exit(exit_code(result.findings, Severity(fail_on.value)))
 
 
@@ -101,18 +104,49 @@ def _sheet(sheet: str | None) -> str | int | None:
     return int(sheet) if sheet is not None and sheet.isdigit() else sheet
 
 
-def _present(result: ValidationResult, findings_out: Path | None, feedback: Path | None) -> None:
+def _present(
+    result: ValidationResult, findings_out: Path | None, feedback: Path | None, show: int
+) -> None:
     from tce_cli import console
 
     for f in result.files:
-        _present_file(f)
+        _present_file(f, show)
+    console.info("")
     if findings_out:
         console.info(f"Findings written to {findings_out}")
     if feedback:
         console.info(f"Feedback workbook written to {feedback}")
 
 
-def _present_file(f: FileResult) -> None:
+def _present_first(f: FileResult, show: int) -> None:
+    """The first findings, errors first, with the row and column as the agency sees them."""
+    from rich.table import Table
+
+    from tce_cli import console
+
+    if show <= 0 or f.findings.height == 0:
+        return
+    columns = {k: v[0] for k, v in f.resolution.columns.items() if len(v) == 1}
+    table = Table(
+        "row",
+        "column",
+        "severity",
+        "what is wrong",
+        title=f"First {min(show, f.findings.height)} of {f.findings.height} findings "
+        "(all of them: --findings-out or --feedback)",
+    )
+    for row in f.findings.head(show).iter_rows(named=True):
+        where = "" if row["source_row"] is None else str(row["source_row"])
+        table.add_row(
+            where,
+            columns.get(row["field"] or "", row["field"] or ""),
+            row["severity"],
+            row["message"],
+        )
+    console.stdout.print(table)
+
+
+def _present_file(f: FileResult, show: int) -> None:
     from rich.table import Table
 
     from tce_cli import console
@@ -142,6 +176,7 @@ def _present_file(f: FileResult) -> None:
                 str(r["code"]), f"[{colour[sev]}]{sev}[/]", str(r["count"]), str(r["title"])
             )
         out.print(table)
+    _present_first(f, show)
     schema = load_schema()
     comp = Table("field", "filled", "expected", title="Completeness")
     for name, pct in f.completeness().items():

@@ -8,17 +8,27 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every command and sub-app to ``app`` (order = order in --help)."""
-    from tce_cli.commands import harmonise_cmd, mapping_cmd, schema_cmd, validate_cmd
+    from tce_cli.commands import (
+        export_cmd,
+        harmonise_cmd,
+        init_cmd,
+        inspect_cmd,
+        keygen_cmd,
+        mapping_cmd,
+        report_cmd,
+        schema_cmd,
+        validate_cmd,
+    )
 
-    validate_cmd.register(app)
-    harmonise_cmd.register(app)
-    mapping_cmd.register(app)
-    schema_cmd.register(app)
-    from tce_cli.commands import export_cmd, init_cmd, keygen_cmd
-
-    export_cmd.register(app)
-    keygen_cmd.register(app)
-    init_cmd.register(app)
-    from tce_cli.commands import report_cmd
-
-    report_cmd.register(app)
+    for module in (
+        validate_cmd,
+        harmonise_cmd,
+        report_cmd,
+        inspect_cmd,
+        mapping_cmd,
+        schema_cmd,
+        export_cmd,
+        keygen_cmd,
+        init_cmd,
+    ):
+        module.register(app)

@@ -24,3 +24,13 @@ def root() -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return ROOT / "tests" / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``pytest --update-golden`` rewrites tests/golden/* from the current output."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite the golden files under tests/golden/ instead of comparing with them.",
+    )

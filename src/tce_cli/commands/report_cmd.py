@@ -12,9 +12,6 @@ from tce_cli.commands._common import handle_errors
 if TYPE_CHECKING:
     from tce_cli.report import Pack
 
-DEFAULT_STORE = Path("tce-store")
-DEFAULT_OUT = Path("tce-output")
-
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
@@ -26,8 +23,9 @@ def report(
         str, typer.Option("--period", "-p", help="Quarter to report, e.g. '2026-27 Q2'.")
     ],
     store: Annotated[
-        Path, typer.Option("--store", help="The harmonised store folder.")
-    ] = DEFAULT_STORE,
+        Path | None,
+        typer.Option("--store", help="The harmonised store folder (default: from tce.toml)."),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Output folder (default: tce-output/report-PERIOD)."),
@@ -43,9 +41,11 @@ def report(
         typer.Option("--templates", help="Folder of Jinja2 templates replacing built-in ones."),
     ] = None,
     threshold: Annotated[
-        int,
-        typer.Option("--threshold", min=1, max=99, help="Suppress counts from 1 to this."),
-    ] = 5,
+        int | None,
+        typer.Option(
+            "--threshold", min=1, max=99, help="Suppress counts from 1 to this (default 5)."
+        ),
+    ] = None,
     no_suppression: Annotated[
         bool,
         typer.Option("--no-suppression", help="No disclosure control; stamps NOT FOR PUBLICATION."),
@@ -65,6 +65,7 @@ def report(
     Prints the files written. Exit codes: 0 written; 2 could not run (store, period, option).
     """
     from tce_cli import console
+    from tce_cli.config import load_config, resolve
     from tce_cli.periods import parse_period
     from tce_cli.report import (
         build_pack,
@@ -74,14 +75,20 @@ def report(
         write_pack,
     )
 
+    config = load_config(Path.cwd())
     quarter = parse_period(period)
     chosen = parse_formats(formats)
     moment = parse_timestamp(generated_at)
+    templates = resolve(templates, config.templates)
     check_templates(templates)
     pack = build_pack(
-        store, quarter, threshold=threshold, suppression=not no_suppression, generated_at=moment
+        resolve(store, config.store),
+        quarter,
+        threshold=resolve(threshold, config.thresholds.suppression),
+        suppression=not no_suppression,
+        generated_at=moment,
     )
-    folder = out if out is not None else DEFAULT_OUT / f"report-{quarter.slug}"
+    folder = out if out is not None else config.output / f"report-{quarter.slug}"
     for path in write_pack(pack, folder, chosen, templates):
         console.stdout.out(str(path), highlight=False)
     if not quiet:

@@ -39,8 +39,11 @@ def validate(
         typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2' (default: inferred)."),
     ] = None,
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit code 1.")
-    ] = FailOn.ERROR,
+        FailOn | None,
+        typer.Option(
+            "--fail-on", help="Lowest severity that makes the exit code 1 (default: error)."
+        ),
+    ] = None,
     findings_out: Annotated[
         Path | None, typer.Option("--findings-out", help="Write every finding (.csv or .json).")
     ] = None,
@@ -97,7 +100,8 @@ def validate(
         console.print_json(pipeline.validation_summary(result))
     elif not quiet:
         _present(result, findings_out, feedback, show)
-    raise typer.Exit(exit_code(result.findings, Severity(fail_on.value)))
+    threshold = Severity(fail_on.value) if fail_on is not None else config.fail_on
+    raise typer.Exit(exit_code(result.findings, threshold))
 
 
 def _sheet(sheet: str | None) -> str | int | None:

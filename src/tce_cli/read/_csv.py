@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,17 +48,18 @@ def read_csv_grid(
     if not data[:4096].strip() and not data.strip():
         raise empty_file(path)
     eol = "\n" if b"\n" in data else "\r"
+    sample = _sniff.text_sample(data)
+    delim = _sniff.normalise_delimiter(delimiter) if delimiter else _sniff.sniff_delimiter(sample)
+    width = _sample_width(sample, delim)
     lines = _lines.read_lines(data, eol)
     counts = _line_ending_counts(data, lines, eol)
     if counts["CR"] and eol == "\n":  # bare CRs among LFs: outside quotes they end rows
         data = _sniff.lone_cr_to_lf(data)
         lines = _lines.read_lines(data, eol)
-    sample = _sniff.text_sample(data)
-    delim = _sniff.normalise_delimiter(delimiter) if delimiter else _sniff.sniff_delimiter(sample)
     odd_breaks = counts["CR"] > 0 or (eol == "\r" and b"\n" in data)
-    grid = _polars_grid(data, lines, delim, eol, _sample_width(sample, delim), odd_breaks)
+    grid = _polars_grid(data, lines, delim, eol, width, odd_breaks)
     if grid is None:
-        grid = _python_grid(path, data, delim)
+        grid = _python_grid(path, data, delim, width)
     label = _sniff.line_ending_label(counts)
     if label == "mixed" and b'"' in data:
         label = _sniff.line_ending_label(_outside_quotes(counts, grid.frame))
@@ -103,7 +105,12 @@ def _line_ending_counts(data: bytes, lines: pl.DataFrame, eol: str) -> dict[str,
 
 
 def _polars_grid(
-    data: bytes, lines: pl.DataFrame, delim: str, eol: str, width: int, odd_breaks: bool
+    data: bytes,
+    lines: pl.DataFrame,
+    delim: str,
+    eol: str,
+    width: int,
+    odd_breaks: bool,
 ) -> Grid | None:
     """Parse with Polars; return None when Polars cannot be trusted (the caller falls back).
 
@@ -113,11 +120,10 @@ def _polars_grid(
     quoting = _lines.scan_quoting(data, lines, delim)
     if quoting.mode == "broken":
         return None
-    quote = '"' if quoting.mode == "rfc" else None
+    quote = None if quoting.mode == "literal" else '"'
+    frame = _parse(data, delim, eol, width, quote)
     for _ in range(3):
-        try:
-            frame = _parse(data, delim, eol, width, quote)
-        except pl.exceptions.PolarsError:
+        if frame is None:
             return None
         cells = _lines.cell_counts(lines, frame, quoting, delim)
         if cells is None:
@@ -131,22 +137,27 @@ def _polars_grid(
             strip = _lines.columns_to_strip(data, lines, frame, delim, plain_lines=plain)
             return Grid(frame=frame, cells=cells, strip=strip)
         width = widest
+        frame = _parse(data, delim, eol, width, quote)
     return None
 
 
-def _parse(data: bytes, delim: str, eol: str, width: int, quote: str | None) -> pl.DataFrame:
-    return pl.read_csv(
-        data,
-        has_header=False,
-        schema={f"c{i}": pl.String for i in range(width)},
-        separator=delim,
-        eol_char=eol,
-        quote_char=quote,
-        null_values=[""],  # quoted empty cells ("") too
-        missing_columns="insert",
-        truncate_ragged_lines=True,
-        raise_if_empty=False,
-    )
+def _parse(data: bytes, delim: str, eol: str, width: int, quote: str | None) -> pl.DataFrame | None:
+    """Parse every record as text; None if Polars refuses the file."""
+    try:
+        return pl.read_csv(
+            data,
+            has_header=False,
+            schema={f"c{i}": pl.String for i in range(width)},
+            separator=delim,
+            eol_char=eol,
+            quote_char=quote,
+            null_values=[""],  # quoted empty cells ("") too
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def _outside_quotes(counts: dict[str, int], frame: pl.DataFrame) -> dict[str, int]:
@@ -160,30 +171,49 @@ def _outside_quotes(counts: dict[str, int], frame: pl.DataFrame) -> dict[str, in
     return {kind: counts[kind] - inside[kind] for kind in counts}
 
 
-def _python_grid(path: Path, data: bytes, delim: str) -> Grid:
-    """Parse leniently with Python's csv module, as Excel would (slower; malformed files only).
+def _python_grid(path: Path, data: bytes, delim: str, width: int) -> Grid:
+    """Read leniently with Python's csv module, as Excel would, for files Polars would misread.
+
+    The records are written back out with standard quoting and that text is parsed as usual,
+    so the frame, cell counts and row numbers come out exactly as for a clean file (record
+    for record). Slower than the normal path, but only malformed files take it.
 
     Raises:
         InputFileError: a quoted value runs to the end of the file.
     """
-    limit = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)
-    try:
-        text = io.StringIO(data.decode("utf-8"), newline="")
-        rows = list(csv.reader(text, delimiter=delim, strict=False))
-    finally:
-        csv.field_size_limit(limit)
-    if rows and data.count(b'"') % 2 and any("\n" in v or "\r" in v for v in rows[-1]):
+    out = io.StringIO()
+    last = _rewrite(data, delim, out)
+    if last and data.count(b'"') % 2 and any("\n" in v or "\r" in v for v in last[1]):
         raise InputFileError(
-            f"{path.name}: the quoted value that starts in row {len(rows)} is never closed.",
+            f"{path.name}: the quoted value that starts in row {last[0]} is never closed.",
             hint='A quote mark (") inside a quoted value must be doubled (""). Fix that row.',
         )
-    cells = [max(len(row), 1) for row in rows]
-    width = max(cells, default=1)
-    _check_width(width)
-    columns = {
-        f"c{i}": pl.Series([row[i] if i < len(row) else None for row in rows], dtype=pl.String)
-        for i in range(width)
-    }
-    cell_counts = pl.Series("cells", cells, dtype=pl.Int64)
-    return Grid(frame=pl.DataFrame(columns), cells=cell_counts, strip=None)
+    fixed = out.getvalue().encode("utf-8")
+    lines = _lines.read_lines(fixed, "\n")
+    grid = _polars_grid(fixed, lines, delim, "\n", width, odd_breaks=True)
+    if grid is None:  # pragma: no cover - standard quoting always parses
+        raise InputFileError(
+            f"{path.name} could not be read as CSV.", hint="Open it in Excel and save it again."
+        )
+    return grid
+
+
+def _rewrite(data: bytes, delim: str, out: io.StringIO) -> tuple[int, list[str]] | None:
+    """Copy every record to ``out`` in standard quoting; return the last (number, cells)."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    last: tuple[int, list[str]] | None = None
+
+    def remember(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+        nonlocal last
+        for number, row in enumerate(rows, start=1):
+            last = (number, row)
+            yield row
+
+    try:
+        reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delim)
+        writer = csv.writer(out, delimiter=delim, lineterminator="\r\n")
+        writer.writerows(remember(reader))
+    finally:
+        csv.field_size_limit(limit)
+    return last

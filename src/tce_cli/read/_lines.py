@@ -9,6 +9,7 @@ quotes and how many cells each record has, without a Python loop over rows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,69 +43,69 @@ class Quoting:
     """How a file uses quotes.
 
     ``mode`` is "none" (no quote character), "literal" (quotes occur but never open a field,
-    so they are ordinary characters), "rfc" (every quote opens, closes or doubles inside a
-    quoted field) or "broken" (anything else; Polars cannot be trusted to split records).
-    ``inside`` flags lines that start inside a quoted value; ``quotes`` counts each line's
-    quotes and ``doubled`` flags lines holding ``""`` (both "rfc" only).
+    so they are ordinary characters), "rfc" (every line fits RFC 4180 quoting) or "broken"
+    (anything else, such as a quote opening mid-value: Polars would split records where
+    Excel does not). For "rfc": ``inside`` flags lines that start inside a quoted value,
+    ``quotes`` counts each line's quotes, and ``escaped`` flags lines holding ``""``: an
+    escaped quote inside a value (or an empty quoted cell).
     """
 
     mode: Literal["none", "literal", "rfc", "broken"]
     inside: pl.Series | None = None
     quotes: pl.Series | None = None
-    doubled: pl.Series | None = None
+    escaped: pl.Series | None = None
 
 
 def scan_quoting(data: bytes, lines: pl.DataFrame, delim: str) -> Quoting:
-    """Work out how the file uses quotes (see Quoting)."""
+    """Work out how the file uses quotes (see Quoting).
+
+    Whether a line starts inside a quoted value follows from the parity of the quotes
+    before it. Each line holding a quote (or inside a quoted value) must then match the
+    RFC 4180 pattern for where it starts and ends: quoted fields whose quotes are doubled
+    inside, unquoted fields with no quote at all.
+    """
     if _Q.encode() not in data:
         return Quoting("none")
-    stats = _quote_stats(lines, delim)
-    if int(stats["open"].sum()) == 0:
-        return Quoting("literal")
-    quotes = stats["quotes"]
-    after = (quotes.cum_sum() % 2 == 1).alias("inside")
-    inside = after.shift(1, fill_value=False)
-    doubled = stats["doubled"]
-    picked = doubled.arg_true()
-    if picked.len():  # judge lines with "" as if each "" were gone (escaped or empty cell)
-        text = lines[picked].select(LINE.str.replace_all('""', "", literal=True))
-        redo = _quote_stats(text, delim)
-        stats = stats.with_columns(
-            *(
-                stats[c].scatter(picked, redo[c])
-                for c in ("quotes", "open", "close", "first", "last")
-            )
-        )
-    balanced = stats.with_columns(before=inside, after=after).select(_balanced())
-    mode: Literal["rfc", "broken"] = "rfc" if balanced.to_series().all() else "broken"
-    return Quoting(mode, inside=inside, quotes=quotes, doubled=doubled)
-
-
-def _quote_stats(lines: pl.DataFrame, delim: str) -> pl.DataFrame:
-    count = LINE.str.count_matches
-    n = pl.Int64
-    return lines.select(
-        count(_Q, literal=True).cast(n).alias("quotes"),
-        (count(delim + _Q, literal=True) + LINE.str.starts_with(_Q)).cast(n).alias("open"),
-        count(_Q + delim, literal=True).cast(n).alias("close"),
-        LINE.str.starts_with(_Q).alias("first"),
-        LINE.str.ends_with(_Q).alias("last"),
-        LINE.str.contains('""', literal=True).alias("doubled"),
+    has = lines.select(LINE.str.contains(_Q, literal=True)).to_series()
+    first = LINE.str.starts_with(_Q) | LINE.str.contains(delim + _Q, literal=True)
+    stats = lines.filter(has).select(  # most lines of most files have no quote
+        LINE.str.count_matches(_Q, literal=True).cast(pl.Int64).alias("quotes"),
+        first.alias("opens"),
+        LINE.str.contains('""', literal=True).alias("escaped"),  # or an empty cell
     )
+    if not stats["opens"].any():
+        return Quoting("literal")
+    where = has.arg_true()
+    quotes = pl.repeat(0, lines.height, dtype=pl.Int64, eager=True).scatter(where, stats["quotes"])
+    escaped = pl.repeat(False, lines.height, eager=True).scatter(where, stats["escaped"])
+    after = (quotes.cum_sum() % 2 == 1).alias("after")
+    inside = after.shift(1, fill_value=False).alias("before")
+    if not _fits_rfc(lines.with_columns(quotes.alias("quotes"), inside, after), delim):
+        return Quoting("broken")
+    return Quoting("rfc", inside=inside, quotes=quotes, escaped=escaped)
 
 
-def _balanced() -> pl.Expr:
-    """True where every quote in a line opens or closes a field, in matching numbers.
-
-    A line that starts inside a quoted value counts a virtual opening quote; one that ends
-    inside counts a virtual closing quote. A leading quote opens a field only when the line
-    starts outside quotes; a trailing quote closes one only when the line ends outside.
-    """
+def _fits_rfc(lines: pl.DataFrame, delim: str) -> bool:
+    """Check lines with quotes (or inside quoted values) against RFC 4180, by where they
+    start and end: outside or inside a quoted value. A line that starts and ends inside
+    may close that value, hold whole fields, and open the next one."""
+    esc = re.escape(delim)
+    d = f"[{esc}]"
+    field = f'(?:"(?:[^"]|"")*"|[^"{esc}]*)'
+    quoted = '(?:[^"]|"")*'
+    patterns = {
+        (False, False): f"^{field}(?:{d}{field})*$",
+        (False, True): f'^(?:{field}{d})*"{quoted}$',
+        (True, False): f'^{quoted}"(?:{d}{field})*$',
+        (True, True): f'^{quoted}(?:"(?:{d}{field})*{d}"{quoted})?$',
+    }
     before, after = pl.col("before"), pl.col("after")
-    opens = pl.col("open") - (pl.col("first") & before) + before
-    closes = pl.col("close") + (pl.col("last") & ~after) + after
-    total = pl.col("quotes") + before + after
-    return (opens == closes) & (2 * opens == total)
+    todo = lines.filter((pl.col("quotes") > 0) | before | after)
+    for (start, end), pattern in patterns.items():
+        part = todo.filter((before == start) & (after == end))
+        if part.height and not part.select(LINE.str.contains(pattern).all()).item():
+            return False
+    return True
 
 
 def cell_counts(
@@ -112,44 +113,57 @@ def cell_counts(
 ) -> pl.Series | None:
     """Count each record's cells; None if the lines do not line up with Polars' records.
 
-    For a record on one line without doubled quotes, lengths are enough: the line is its
-    values plus one byte per delimiter plus two quotes per quoted value, so
-    cells = line length - value lengths - quotes + 1. Other records (several lines, ""
-    inside, or a count unlike the others) get their delimiters counted exactly.
+    For a record on one line, lengths are enough: the line is its values plus one byte per
+    delimiter plus two quotes per quoted value plus one per doubled quote, so
+    cells = line length - value lengths - quotes in line + quotes in values + 1. Every line
+    fits RFC 4180 (scan_quoting checked), so values hold quotes only where the line holds
+    "", and only those rows need their values scanned. Records on several lines have their
+    delimiters counted instead.
     """
     line_len = lines["line"].str.len_bytes().cast(pl.Int64)
     value_len = frame.select(
         pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).cast(pl.Int64)
     ).to_series()
-    if quoting.inside is None or quoting.quotes is None or quoting.doubled is None:
-        return (line_len - value_len + 1).alias("cells") if lines.height == frame.height else None
+    if quoting.inside is None or quoting.quotes is None or quoting.escaped is None:
+        if lines.height != frame.height:
+            return None
+        return (line_len - value_len + 1).alias("cells")
     starts = (~quoting.inside).arg_true()
     if starts.len() != frame.height:
         return None
-    spans = pl.concat([starts, pl.Series([lines.height], dtype=starts.dtype)]).diff().drop_nulls()
-    estimate = (line_len - quoting.quotes).gather(starts) - value_len + 1
-    exact = quoting.doubled.gather(starts) | (spans > 1) | (estimate != estimate.mode().first())
-    rows = exact.arg_true()
-    if not rows.len():
-        return estimate.alias("cells")
-    return estimate.scatter(rows, _exact_cells(lines, frame, quoting.inside, rows, delim)).alias(
-        "cells"
-    )
+    ends = pl.concat([starts.slice(1), pl.Series([lines.height], dtype=starts.dtype)])
+    multi = (ends - starts) > 1
+    cells = (line_len - quoting.quotes).gather(starts) - value_len + 1
+    rows = (quoting.escaped.gather(starts) & ~multi).arg_true()
+    if rows.len():
+        cells = cells.scatter(rows, cells.gather(rows) + _in_values(frame, _Q, rows))
+    rows = multi.arg_true()
+    if rows.len():
+        cells = cells.scatter(rows, _delimited(lines, frame, quoting.inside, rows, delim))
+    return cells.alias("cells")
 
 
-def _exact_cells(
+def _in_values(frame: pl.DataFrame, needle: str, rows: pl.Series) -> pl.Series:
+    """Count ``needle`` inside the values of the given rows (row numbers, ascending)."""
+    if rows.len() > 0.5 * frame.height:  # picking most rows costs more than scanning all
+        return count_in_values(frame, needle).gather(rows)
+    mask = pl.repeat(False, frame.height, eager=True).scatter(rows, True)
+    return count_in_values(frame.filter(mask), needle)
+
+
+def _delimited(
     lines: pl.DataFrame, frame: pl.DataFrame, inside: pl.Series, rows: pl.Series, delim: str
 ) -> pl.Series:
     """Count cells of the given records: delimiters on their lines minus those in values."""
-    record = ((~inside).cum_sum() - 1).alias("record")
-    picked = lines.with_columns(record).filter(pl.col("record").is_in(rows.implode()))
+    record = ((~inside).cast(pl.Int64).cum_sum() - 1).alias("record")
+    wanted = rows.cast(pl.Int64).implode()
+    picked = lines.with_columns(record).filter(pl.col("record").is_in(wanted))
     per_record = (
         picked.group_by("record")
         .agg(LINE.str.count_matches(delim, literal=True).sum().cast(pl.Int64).alias("delims"))
         .sort("record")
     )
-    in_values = count_in_values(frame[rows], delim)
-    return per_record["delims"] - in_values + 1
+    return per_record["delims"] - _in_values(frame, delim, rows) + 1
 
 
 def count_in_values(frame: pl.DataFrame, needle: str) -> pl.Series:

@@ -182,12 +182,13 @@ def normalise_delimiter(delimiter: str) -> str:
     """Accept ``tab`` or ``\\t`` for a tab; require one character otherwise.
 
     Raises:
-        ConfigError: not a single character, or a quote or line break.
+        ConfigError: not a single plain ASCII character (or tab), or a quote.
     """
     value = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
-    if len(value) != 1 or value in '"\r\n' or not value.isascii():
+    usable = value == "\t" or (value.isascii() and value.isprintable())
+    if len(value) != 1 or value in '"\r\n' or not usable:
         raise ConfigError(
-            f"Delimiter {delimiter!r} is not a single character.",
+            f"Delimiter {delimiter!r} cannot be used: give one plain character.",
             hint="Use one of , ; | or tab.",
         )
     return value
@@ -234,14 +235,6 @@ def text_sample(data: bytes) -> str:
         cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
         head = head[: cut + 1] if cut > 0 else head
     return head.decode("utf-8", errors="ignore")
-
-
-def line_ending_counts(data: bytes) -> dict[str, int]:
-    """Count CRLF, lone LF and lone CR line breaks in the whole file (quotes ignored)."""
-    if b"\r" not in data:
-        return {"CRLF": 0, "LF": data.count(b"\n"), "CR": 0}
-    crlf = data.count(b"\r\n")
-    return {"CRLF": crlf, "LF": data.count(b"\n") - crlf, "CR": data.count(b"\r") - crlf}
 
 
 def line_ending_label(counts: dict[str, int]) -> str | None:

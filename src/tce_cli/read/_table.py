@@ -55,10 +55,12 @@ def build_layout(grid: Grid, *, name: str, header_row: int | None) -> Layout:
     data = clean.slice(h + 1, last - h)
     width = _header_width(grid, clean, data, h)
     names, keep = _column_names(clean.row(h), data, width)
+    # One chunk per column: frames whose columns are chunked differently (the parser's many
+    # chunks next to a one-chunk _row) crash some Polars 2.1 streaming queries downstream.
     frame = data.select(
         pl.int_range(h + 2, h + 2 + data.height, dtype=pl.Int64).alias(ROW_COLUMN),
         *(pl.col(f"c{i}").alias(n) for i, n in zip(keep, names, strict=True)),
-    )
+    ).rechunk()
     blank = frame.filter(pl.all_horizontal(pl.exclude(ROW_COLUMN).is_null()))[ROW_COLUMN]
     raw = grid.frame.row(h)[:width]
     headers = clean.row(h)[:width]

@@ -14,6 +14,12 @@ fail_on = "error"                 # error | query | info
 [thresholds]
 completeness_default = 95.0       # optional: % populated below which a field is queried
 suppression = 5                   # counts 1..5 are shown as "c" in reports
+period_change_pct = 50.0          # rows / open children / new episodes: % change queried
+period_min_base = 20              # previous-quarter counts below this are not compared
+disappeared_pct = 20.0            # % of last quarter's open children gone without closure
+completeness_drop_points = 10.0   # fall in % filled in (points) queried
+distribution_tvd = 0.3            # code-mix change (total variation distance) queried
+age_difference_years = 1          # cross-agency: ages further apart than this conflict
 ```
 """
 
@@ -39,6 +45,20 @@ class Thresholds(BaseModel):
 
     completeness_default: float | None = Field(default=None, ge=0, le=100)
     suppression: int = Field(default=5, ge=0, le=100)
+    # period-over-period queries (against the agency's previous quarter in the store)
+    period_change_pct: float = Field(default=50.0, gt=0)
+    """Rows, children open at the quarter end, new episodes: % rise or fall queried."""
+    period_min_base: int = Field(default=20, ge=0)
+    """Previous-quarter counts below this are too small to compare."""
+    disappeared_pct: float = Field(default=20.0, ge=0, le=100)
+    """% of last quarter's open children absent now (no closure) that is queried."""
+    completeness_drop_points: float = Field(default=10.0, ge=0, le=100)
+    """Fall in a field's % filled in, in percentage points, that is queried."""
+    distribution_tvd: float = Field(default=0.3, gt=0, le=1)
+    """Total variation distance between quarters' code mixes that is queried."""
+    # cross-agency consistency
+    age_difference_years: int = Field(default=1, ge=0)
+    """Ages of one child differing by more than this across agencies are counted."""
 
 
 class Settings(BaseModel):
@@ -99,7 +119,7 @@ def load_config(start: Path) -> Config:
         raise ConfigError(
             f"{path}: {_describe(exc)}",
             hint="Valid settings: store, key_file, mappings, templates, output, fail_on "
-            "(error, query, info), [thresholds] completeness_default, suppression.",
+            "(error, query, info), [thresholds] " + ", ".join(Thresholds.model_fields) + ".",
         ) from None
     return _absolute(settings, path.parent, path)
 
@@ -150,6 +170,10 @@ output = "tce-output"      # reports, exports and feedback workbooks
 [thresholds]
 # completeness_default = 95.0      # % populated below which a field is queried
 suppression = 5                    # report counts 1..5 are shown as "c"
+# period_change_pct = 50.0         # rows, open children, new episodes: % change queried
+# disappeared_pct = 20.0           # % of last quarter's open children gone, no closure
+# completeness_drop_points = 10.0  # fall in a field's % filled in (points) queried
+# distribution_tvd = 0.3           # code-mix change between quarters that is queried
 """
 
 MAPPINGS_README = """\

@@ -7,18 +7,47 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# C0 and C1 control characters other than tab and line breaks: a terminal acts on them (ESC
+# starts colour, cursor and title sequences), so text from agency files never carries them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_C1 = re.compile(r"[\x7f-\x9f]")  # json.dumps escapes C0 itself
+
+
 def print_json(payload: Any) -> None:
-    """Write ``payload`` as indented, key-sorted JSON to stdout (machine output)."""
+    """Write ``payload`` as indented, key-sorted JSON to stdout (machine output).
+
+    Written straight to the stream: Rich's text layout takes minutes on the JSON of a big
+    file, and JSON needs neither markup nor wrapping.
+    """
     text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    stdout.out(text, highlight=False)
+    text = _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)  # only inside strings
+    stream = stdout.file
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def clean(text: str) -> str:
+    """Drop control characters (ESC, BEL, ...) a terminal would act on."""
+    return _CONTROL.sub("", text)
+
+
+def plain(text: str) -> Text:
+    """Text from a file or a user, for a table cell: never read as markup, no controls."""
+    from rich.text import Text
+
+    return Text(clean(text))
 
 
 def error(message: str, hint: str = "") -> None:
@@ -36,7 +65,7 @@ def info(message: str) -> None:
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    return escape(clean(text))
 
 
 def progress_status(

@@ -222,14 +222,17 @@ def _styled(sheet: WriteOnlyWorksheet, value: str, *, banner: bool = False) -> A
 
 
 def _text_cell(sheet: WriteOnlyWorksheet, value: str) -> Any:
-    """Plain text as is; text a spreadsheet would run as a formula as quoted text."""
-    return _as_text(sheet, value) if value.startswith(_FORMULA_START) else value
+    """Plain text as is; text a spreadsheet would run as a formula (or holding control
+    characters a worksheet cannot store) as an explicit, quoted text cell."""
+    risky = value.startswith(_FORMULA_START) or not value.isprintable()
+    return _as_text(sheet, value) if risky else value
 
 
 def _as_text(sheet: WriteOnlyWorksheet, value: str) -> Any:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
     cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
     cell.quotePrefix = True  # and Excel keeps it text even after the cell is edited
     return cell

@@ -6,13 +6,14 @@ back to the agency that owns the data, so they can find each row in their system
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from tce_cli.errors import OutputError
-from tce_cli.safe_io import atomic_path, neutralise_expr, neutralise_formula
+from tce_cli.safe_io import atomic_write_bytes, neutralise_expr, neutralise_formula
 
 if TYPE_CHECKING:
     from tce_cli.pipeline import FileResult, ValidationResult
@@ -51,8 +52,9 @@ def findings_for_people(result: ValidationResult) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def write_findings(result: ValidationResult, path: Path) -> None:
-    """Every finding as CSV or JSON (by extension), text cells neutralised against formulas."""
+def findings_bytes(result: ValidationResult, path: Path) -> bytes:
+    """Every finding as CSV or JSON (by ``path``'s extension), text cells neutralised against
+    formulas; rendered in memory so a failure writes nothing."""
     table = findings_for_people(result)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
@@ -60,16 +62,21 @@ def write_findings(result: ValidationResult, path: Path) -> None:
             f"--findings-out must end in .csv or .json, not '{path.suffix}'.",
             hint="For example: --findings-out findings.csv",
         )
-    with atomic_path(path) as tmp:
-        if suffix == ".csv":
-            text_cols = [c for c, t in table.schema.items() if t == pl.String]
-            table.with_columns([neutralise_expr(c).alias(c) for c in text_cols]).write_csv(tmp)
-        else:
-            table.write_json(tmp)
+    if suffix == ".csv":
+        text_cols = [c for c, t in table.schema.items() if t == pl.String]
+        text = table.with_columns([neutralise_expr(c).alias(c) for c in text_cols]).write_csv()
+    else:
+        text = table.write_json()
+    return text.encode("utf-8")
 
 
-def write_feedback(result: ValidationResult, path: Path, *, generated_at: str) -> None:
-    """The agency feedback workbook: Summary, Findings (record id first), Rules."""
+def write_findings(result: ValidationResult, path: Path) -> None:
+    """Write :func:`findings_bytes` to ``path`` atomically."""
+    atomic_write_bytes(path, findings_bytes(result, path))
+
+
+def feedback_bytes(result: ValidationResult, path: Path, *, generated_at: str) -> bytes:
+    """The agency feedback workbook (Summary, Findings with record id first), in memory."""
     from openpyxl import Workbook
 
     if path.suffix.lower() != ".xlsx":
@@ -80,8 +87,14 @@ def write_feedback(result: ValidationResult, path: Path, *, generated_at: str) -
     wb = Workbook(write_only=True)
     _summary_sheet(wb, result, generated_at)
     _findings_sheet(wb, findings_for_people(result))
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def write_feedback(result: ValidationResult, path: Path, *, generated_at: str) -> None:
+    """Write :func:`feedback_bytes` to ``path`` atomically."""
+    atomic_write_bytes(path, feedback_bytes(result, path, generated_at=generated_at))
 
 
 def _styled_header(ws: Any, titles: list[str]) -> None:
@@ -99,9 +112,13 @@ def _styled_header(ws: Any, titles: list[str]) -> None:
 
 def _text_cell(ws: Any, value: Any) -> Any:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     if isinstance(value, str):
-        cell = WriteOnlyCell(ws, value=neutralise_formula(value))
+        # Control characters (a record id or code value pasted with them) cannot be stored
+        # in a worksheet: openpyxl would refuse the whole workbook, quoting the value.
+        clean = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell = WriteOnlyCell(ws, value=neutralise_formula(clean))
         cell.data_type = "s"
         cell.number_format = "@"
         return cell

@@ -34,6 +34,7 @@ class Family(StrEnum):
     UNIQUENESS = "uniqueness"
     TIMELINESS = "timeliness"
     PERIOD = "period-over-period"
+    ACKNOWLEDGEMENT = "acknowledgement"
 
 
 class FindingCode(StrEnum):
@@ -82,6 +83,18 @@ class FindingCode(StrEnum):
     EXTRACT_LATE = "extract-late"
     EVENT_AFTER_EXTRACT = "event-after-extract"
     DATE_AFTER_PERIOD_END = "date-after-period-end"
+    # period-over-period (against the agency's previous quarter in the store)
+    ROW_COUNT_CHANGE = "row-count-change"
+    MEASURE_CHANGE = "measure-change"
+    CHILDREN_DISAPPEARED = "children-disappeared"
+    COMPLETENESS_DROP = "completeness-drop"
+    DISTRIBUTION_SHIFT = "distribution-shift"
+    # cross-agency consistency (regional, aggregate only: tce status and the pack)
+    CROSS_AGENCY_SEX = "cross-agency-sex"
+    CROSS_AGENCY_AGE = "cross-agency-age"
+    CROSS_AGENCY_CLA = "cross-agency-cla"
+    # acknowledgements
+    STALE_ACKNOWLEDGEMENT = "stale-acknowledgement"
 
 
 @dataclass(frozen=True)
@@ -416,6 +429,82 @@ RULES: dict[FindingCode, Rule] = {
             "DQ22",
             "A date in the row is after the end of the quarter",
             "Check the date; the return should describe the quarter only.",
+        ),
+        _r(
+            C.ROW_COUNT_CHANGE,
+            Q,
+            Family.PERIOD,
+            "",
+            "The number of rows rose or fell sharply since the previous quarter",
+            "Check the extract covered the whole quarter and every team; if the change is "
+            "real, explain it (tce ack).",
+        ),
+        _r(
+            C.MEASURE_CHANGE,
+            Q,
+            Family.PERIOD,
+            "",
+            "Children open at the quarter end or new episodes rose or fell sharply",
+            "Check the extract's filters and dates; if the change is real, explain it (tce ack).",
+        ),
+        _r(
+            C.CHILDREN_DISAPPEARED,
+            Q,
+            Family.PERIOD,
+            "",
+            "Many children open at the end of last quarter are missing, with no closure",
+            "Include episodes that closed during the quarter, with their end date and closure "
+            "reason; check the extract's filters.",
+        ),
+        _r(
+            C.COMPLETENESS_DROP,
+            Q,
+            Family.PERIOD,
+            "DQ01",
+            "A field is filled in much less often than last quarter",
+            "Check a system, form or extract change has not stopped this field being recorded "
+            "or exported.",
+        ),
+        _r(
+            C.DISTRIBUTION_SHIFT,
+            Q,
+            Family.PERIOD,
+            "",
+            "The mix of codes in a field changed sharply since last quarter",
+            "Check the mapping's recodes and any change to the codes the system uses.",
+        ),
+        _r(
+            C.CROSS_AGENCY_SEX,
+            Q,
+            Family.CONSISTENCY,
+            "DQ21",
+            "Children recorded with a different sex by two agencies",
+            "Each agency checks its records of the children it shares with the other agency.",
+        ),
+        _r(
+            C.CROSS_AGENCY_AGE,
+            Q,
+            Family.CONSISTENCY,
+            "DQ21",
+            "Children whose ages differ by more than a year between two agencies",
+            "Each agency checks the dates of birth of the children it shares with the other.",
+        ),
+        _r(
+            C.CROSS_AGENCY_CLA,
+            N,
+            Family.CONSISTENCY,
+            "DQ20",
+            "Looked after according to another agency, not according to the council",
+            "The agency checks its social-care status against the council's; the council "
+            "confirms the child's status.",
+        ),
+        _r(
+            C.STALE_ACKNOWLEDGEMENT,
+            N,
+            Family.ACKNOWLEDGEMENT,
+            "",
+            "An acknowledgement no longer matches any finding in this return",
+            "Remove the entry from the agency's acknowledgements file (mappings/acks/).",
         ),
     )
 }

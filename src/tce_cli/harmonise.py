@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from tce_cli.checks.identifiers import postcode_district
+from tce_cli.config import Thresholds
 from tce_cli.errors import StoreError
 from tce_cli.findings import Severity
 from tce_cli.periods import Period
@@ -93,18 +94,24 @@ def _store_frame(result: FileResult, key: bytes, rejected: pl.Series) -> pl.Data
         *columns,
         *_system_columns(result, present),
     )
-    lf = lf.with_columns(_derived(p)).join(queries, on="source_row", how="left")
+    # A mapped column missing from the file rejects every row, but the derived fields still
+    # need their inputs: typed nulls stand in for shared fields the file does not have.
+    have = set(lf.collect_schema().names())
+    absent = [
+        pl.lit(None, dtype=polars_dtype(f.type)).alias(f.name)
+        for f in schema.shared_fields
+        if f.name not in have
+    ]
+    lf = lf.with_columns(absent).with_columns(_derived(p))
+    lf = lf.join(queries, on="source_row", how="left")
     lf = lf.with_columns(
         pl.col("query_codes").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         pl.lit(agency.id).alias("agency_id"),
         pl.lit(result.path.name).alias("source_file"),
     )
     expected = store_schema()
-    missing = [
-        pl.lit(None, dtype=t).alias(c)
-        for c, t in expected.items()
-        if c not in lf.collect_schema().names()
-    ]
+    names = set(lf.collect_schema().names())
+    missing = [pl.lit(None, dtype=t).alias(c) for c, t in expected.items() if c not in names]
     return lf.with_columns(missing).select(list(expected)).collect()
 
 
@@ -184,15 +191,21 @@ def _rejected_frame(result: FileResult, rejected: pl.Series) -> pl.DataFrame:
 def mark_cross_agency(frames: Sequence[pl.DataFrame], others: pl.DataFrame) -> list[pl.DataFrame]:
     """Set ``cross_agency_known`` where a person_key appears for 2+ agency types in the period
     (this run's agencies plus ``others``: person_key/agency type pairs already in the store)."""
+    # Lazy throughout: eager steps on these many-chunked frames would copy them to align.
     pairs = (
-        pl.concat([f.select("person_key", "submitting_agency_type") for f in frames] + [others])
+        pl.concat(
+            [f.lazy().select("person_key", "submitting_agency_type") for f in [*frames, others]]
+        )
         .drop_nulls()
         .unique()
     )
     multi = pairs.group_by("person_key").len().filter(pl.col("len") >= 2).select("person_key")
-    keys = multi["person_key"].implode()
+    keys = multi.collect()["person_key"].implode()
     return [
-        f.with_columns(pl.col("person_key").is_in(keys).alias("cross_agency_known")) for f in frames
+        f.lazy()
+        .with_columns(pl.col("person_key").is_in(keys).alias("cross_agency_known"))
+        .collect()
+        for f in frames
     ]
 
 
@@ -202,9 +215,11 @@ def manifest_entry(files: Sequence[HarmonisedFile], mapping_path: Path | None) -
     agency, period = first.mapping.agency, first.period
     codes: Counter[str] = Counter()
     sev: Counter[str] = Counter()
+    acknowledged: Counter[str] = Counter()
     for h in files:
         codes.update(h.result.findings["code"].to_list())
         sev.update(h.result.findings["severity"].to_list())
+        acknowledged.update(h.result.acknowledged["code"].to_list())
     read = sum(h.result.rows_read for h in files)
     accepted = sum(h.accepted.height for h in files)
     extract = _latest_extract(files)
@@ -230,6 +245,7 @@ def manifest_entry(files: Sequence[HarmonisedFile], mapping_path: Path | None) -
         "rows_rejected": read - accepted,
         "findings_by_code": dict(sorted(codes.items())),
         "findings_by_severity": dict(sorted(sev.items())),
+        "acknowledged_by_code": dict(sorted(acknowledged.items())),
         "completeness": _completeness(files),
         "validity": round(100 * accepted / read, 1) if read else None,
         "timeliness_days": (extract - period.end).days if extract else None,
@@ -252,9 +268,10 @@ def _completeness(files: Sequence[HarmonisedFile]) -> dict[str, float]:
         return {}
     schema = load_schema()
     required = [f.name for f in schema.mappable_fields if f.required == "Y"]
+    per_file = [(h.result.completeness(), h.result.mapped.height) for h in files]  # once each
     out: dict[str, float] = {}
     for name in required:
-        filled = sum(h.result.completeness().get(name, 0.0) * h.result.mapped.height for h in files)
+        filled = sum(shares.get(name, 0.0) * n for shares, n in per_file)
         out[name] = round(filled / total, 1)
     return out
 
@@ -297,6 +314,8 @@ class HarmoniseOutcome:
                     "rows_accepted": h.counts[1],
                     "rows_rejected": h.counts[2],
                     "findings_by_code": h.result.counts_by_code(),
+                    "acknowledged_by_code": h.result.acknowledged_by_code(),
+                    "notes": list(h.result.notes),
                 }
                 for h in self.files
             ],
@@ -314,17 +333,30 @@ def run_harmonise(
     key_fingerprint: str | None,
     today: date,
     generated_at: datetime,
+    thresholds: Thresholds | None = None,
 ) -> HarmoniseOutcome:
-    """Check every file, build each agency's partition and write them all-or-nothing."""
-    from tce_cli.pipeline import check_file, choose_mapping
+    """Check every file, build each agency's partition and write them all-or-nothing.
+
+    Before writing, each agency's return is compared with its previous quarter in the store
+    and its acknowledgements applied (tce_cli.cycle.review).
+    """
+    from tce_cli.cycle.review import previous_in, review_harmonised
+    from tce_cli.pipeline import check_file, mapping_chooser
 
     harmonised = []
+    choose = mapping_chooser(mapping_path, mappings_dir)
     for path in paths:
-        chosen_path, mapping = choose_mapping(path, mapping_path, mappings_dir)
+        chosen_path, mapping = choose(path)
         result = check_file(
             path, mapping=mapping, mapping_path=chosen_path, period=period, today=today
         )
         harmonised.append(harmonise_file(result, key=key))
+    harmonised = review_harmonised(
+        harmonised,
+        previous=previous_in(store_root, key_fingerprint),
+        acks_fallback=mappings_dir,
+        thresholds=thresholds or Thresholds(),
+    )
     store = Store(store_root)
     run_agencies = {h.result.mapping.agency.id for h in harmonised}
     with store.lock():  # re-entrant: other agencies are read and the run written under one lock
@@ -339,11 +371,11 @@ def run_harmonise(
 def _other_agencies(store: Store, period: Period, skip: set[str]) -> pl.DataFrame:
     """person_key / agency type pairs already stored for ``period`` by other agencies."""
     empty = pl.DataFrame(schema={"person_key": pl.String, "submitting_agency_type": pl.String})
-    if period not in store.periods():
+    others = [a for a in store.agencies(period) if a not in skip]
+    if period not in store.periods() or not others:
         return empty
     return (
-        store.scan(period)
-        .filter(~pl.col("agency_id").is_in(sorted(skip)))
+        store.scan(period, agencies=others)  # this run's own partitions are replaced unread
         .select("person_key", "submitting_agency_type")
         .collect()
     )
@@ -374,14 +406,18 @@ def run_from_pseudonymised(
     entries: dict[str, dict[str, Any]] = {}
     fingerprints: set[str | None] = set()
     for path in paths:
+        not_export = InputFileError(
+            f"'{path.name}' is not a pseudonymised export made by 'tce export'.",
+            hint="Ask the agency for 'tce export --period P --format parquet' output.",
+        )
         try:
             meta = json.loads(pl.read_parquet_metadata(path)[PROVENANCE_KEY])
             frame = pl.read_parquet(path)
         except (KeyError, ValueError, OSError, pl.exceptions.PolarsError):
-            raise InputFileError(
-                f"'{path.name}' is not a pseudonymised export made by 'tce export'.",
-                hint="Ask the agency for 'tce export --period P --format parquet' output.",
-            ) from None
+            raise not_export from None
+        if not isinstance(meta, dict):
+            raise not_export
+        frame = _loaded_frame(path, frame)
         if meta.get("period") != period.label or not meta.get("pseudonymised"):
             raise InputFileError(
                 f"'{path.name}' holds {meta.get('period')} "
@@ -389,9 +425,10 @@ def run_from_pseudonymised(
                 f"this run is for {period.label} and needs pseudonymised data.",
                 hint="Check --period, and that the agency ran harmonise with the shared key.",
             )
-        fingerprints.add(meta.get("key_fingerprint"))
+        fingerprint = meta.get("key_fingerprint")
+        fingerprints.add(fingerprint if isinstance(fingerprint, str) else None)
         frames.append(frame)
-        entries |= meta.get("manifest", {}).get("agencies", {})
+        entries |= _loaded_entries(meta.get("manifest"))
     marker = store.marker()
     expected = key_fingerprint or (marker.key_fingerprint if marker else None)
     found = fingerprints.pop() if len(fingerprints) == 1 else None
@@ -414,6 +451,39 @@ def run_from_pseudonymised(
         ]
         store.write_run(period, parts, generated_at=generated_at, key_fingerprint=found)
     return parts
+
+
+def _loaded_frame(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    """Check a file from another agency against the store contract before anything else.
+
+    Raises:
+        InputFileError: it breaks the contract (personal fields, unhashed keys, wrong
+            columns) or has rows without an agency id.
+    """
+    from tce_cli.errors import InputFileError
+    from tce_cli.store import AGENCY_ID_PATTERN, conform_frame
+
+    hint = "Ask the agency to re-export with 'tce export --period P --format parquet'."
+    try:
+        conformed = conform_frame(frame)
+    except StoreError as exc:
+        raise InputFileError(f"'{path.name}' is not a valid tce export: {exc}", hint=hint) from None
+    ids = conformed["agency_id"]
+    if ids.null_count() or not ids.str.contains(AGENCY_ID_PATTERN).all():
+        raise InputFileError(
+            f"'{path.name}' has rows without a valid agency_id (lower-case letters, digits "
+            "and hyphens).",
+            hint=hint,
+        )
+    return conformed
+
+
+def _loaded_entries(manifest: Any) -> dict[str, dict[str, Any]]:
+    """The agencies' manifest entries embedded in an export (malformed ones are dropped)."""
+    agencies = manifest.get("agencies") if isinstance(manifest, dict) else None
+    if not isinstance(agencies, dict):
+        return {}
+    return {str(k): v for k, v in agencies.items() if isinstance(v, dict)}
 
 
 _NO_REJECTED = pl.DataFrame(
@@ -455,6 +525,7 @@ def _loaded_entry(entry: dict[str, Any] | None, frame: pl.DataFrame) -> dict[str
         "rows_rejected": 0,
         "findings_by_code": base.get("findings_by_code", {}),
         "findings_by_severity": base.get("findings_by_severity", {}),
+        "acknowledged_by_code": base.get("acknowledged_by_code", {}),
         "completeness": base.get("completeness", {}),
         "validity": base.get("validity"),
         "timeliness_days": base.get("timeliness_days"),

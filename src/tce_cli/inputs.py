@@ -23,6 +23,8 @@ def expand_inputs(items: list[Path]) -> list[Path]:
                 and p.suffix.lower() in EXPORT_SUFFIXES
                 and not p.name.startswith(("~$", "."))
             )
+        elif item.is_file():  # before globbing: "Return [Q2].csv" is a file, not a pattern
+            found.append(item)
         elif any(ch in text for ch in "*?["):
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
             if not matches:

@@ -53,7 +53,7 @@ class Agency(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _AGENCY_ID.match(value):
+        if not _AGENCY_ID.fullmatch(value):  # match() would let "id\n" through
             raise ValueError(
                 f"'{value}' is not a valid agency id (lower-case letters, digits and hyphens)"
             )

@@ -211,6 +211,33 @@ def atomic_write_text(
     atomic_write_bytes(path, text.encode(encoding), mode=mode)
 
 
+def write_all_or_nothing(files: Mapping[Path, bytes]) -> None:
+    """Write several files (in any folders), each atomically; if one fails, put back the
+    ones already written, so the folders are left as they were.
+
+    For outputs in different folders, which one staging folder cannot hold (see
+    :func:`write_files_atomically`): the old contents are kept in memory until all are
+    written.
+
+    Raises:
+        OutputError: a file cannot be written (the others are restored).
+    """
+    written: list[tuple[Path, bytes | None]] = []
+    try:
+        for path, data in files.items():
+            old = path.read_bytes() if path.is_file() else None
+            atomic_write_bytes(path, data)
+            written.append((path, old))
+    except BaseException:
+        for path, old in reversed(written):
+            with contextlib.suppress(OSError):
+                if old is None:
+                    path.unlink()
+                else:
+                    atomic_write_bytes(path, old)
+        raise
+
+
 def _apply_umask(path: Path) -> None:
     # mkstemp creates 0o600; give the final file the permissions a plain open() would.
     umask = os.umask(0)

@@ -15,7 +15,7 @@ import re
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,9 @@ from tce_cli.schema import SCHEMA_VERSION, Role, load_schema, polars_dtype
 STORE_VERSION = 1
 MARKER = ".tce-store.json"
 LOCK = ".lock"
-_AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+"""Agency ids name partitions and files: no dots or slashes, so never a path outside."""
+_AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
 _PERSON_KEY = r"^[0-9a-f]{64}$"
 PARQUET_OPTIONS: dict[str, Any] = {  # fixed, so the same frame gives the same bytes
     "compression": "zstd",
@@ -107,6 +109,7 @@ class ManifestEntry(_Model):
     rows_rejected: int
     findings_by_code: dict[str, int] = {}
     findings_by_severity: dict[str, int] = {}
+    acknowledged_by_code: dict[str, int] = {}
     completeness: dict[str, float] = {}
     validity: float | None = None
     timeliness_days: int | None = None
@@ -199,18 +202,31 @@ class Store:
         """Where an agency's accepted rows for a period live."""
         return self._period_dir(period) / f"agency={agency_id}" / "part-0.parquet"
 
-    def scan(self, period: Period | None = None) -> pl.LazyFrame:
-        """Lazily scan the partitions of one period, or of all periods.
+    def scan(
+        self, period: Period | None = None, *, agencies: Collection[str] | None = None
+    ) -> pl.LazyFrame:
+        """Lazily scan the partitions of one period, or of all periods (optionally only
+        those of ``agencies``).
 
         Raises:
-            StoreError: the store is empty or has no data for ``period`` (names those it has).
+            StoreError: the store is empty or has no data for ``period`` (names those it
+                has), or a partition is damaged.
         """
         periods = self.periods()
         wanted = periods if period is None else [p for p in periods if p == period]
         if not wanted:
             raise self._no_period(period, periods)
-        files = [str(self.partition_path(p, a)) for p in wanted for a in self.agencies(p)]
-        return pl.scan_parquet(files, hive_partitioning=False)
+        files = [
+            self.partition_path(p, a)
+            for p in wanted
+            for a in self.agencies(p)
+            if agencies is None or a in agencies
+        ]
+        if not files:
+            return pl.LazyFrame(schema=store_schema())
+        for path in files:
+            _check_partition(path)
+        return pl.scan_parquet([str(f) for f in files], hive_partitioning=False)
 
     def manifest(self, period: Period) -> dict[str, Any]:
         """The period's merged manifest (all agencies run so far)."""
@@ -452,7 +468,7 @@ _RESTORE_HINT = "Restore it from a backup, or re-run every agency for this perio
 
 def _prepare(part: Partition) -> tuple[Partition, ManifestEntry]:
     """Check a partition against the store contract; return it conformed with its entry."""
-    if not _AGENCY_ID.match(part.agency_id):
+    if not _AGENCY_ID.fullmatch(part.agency_id):
         raise StoreError(f"'{part.agency_id}' is not a valid agency id.", hint=_BUG_HINT)
     try:
         entry = ManifestEntry.model_validate(part.manifest_entry)
@@ -522,6 +538,27 @@ def conform_frame(frame: pl.DataFrame) -> pl.DataFrame:
             hint=_BUG_HINT,
         )
     return out.sort(["source_file", "source_row"], maintain_order=True).rechunk()
+
+
+def _check_partition(path: Path) -> None:
+    """Read a partition's footer, so a damaged or foreign file is named before any query.
+
+    Raises:
+        StoreError: the file is not Parquet (truncated, empty, replaced), or its columns or
+            types are not the contract's.
+    """
+    try:
+        found = pl.read_parquet_schema(path)
+    except (OSError, pl.exceptions.PolarsError):
+        raise StoreError(f"Cannot read '{path}': it is damaged.", hint=_RESTORE_HINT) from None
+    wrong = [c for c, t in store_schema().items() if found.get(c) != t]
+    if wrong:
+        raise StoreError(
+            f"'{path}' does not have the store's columns ({', '.join(wrong[:5])}"
+            + (", ..." if len(wrong) > 5 else "")
+            + ").",
+            hint=_RESTORE_HINT,
+        )
 
 
 # --- staged writers and the transaction --------------------------------------------------

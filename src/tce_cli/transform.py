@@ -17,6 +17,7 @@ Everything is a Polars expression over the whole column: no Python loop over row
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -206,13 +207,33 @@ def _recode_plain(spec: FieldSpec, raw_col: pl.Expr) -> pl.Expr:
     return _norm(raw_col).replace_strict(table, default=raw_col, return_dtype=pl.String)
 
 
+def per_value(column: pl.Expr, build: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """``build(column)``, computed once per distinct value of ``column`` (text) and gathered
+    for every row.
+
+    An export repeats a few dozen codes over up to a million rows, so for codes (upper-casing,
+    a regex and a recode table per value) this is about three times faster than running
+    ``build`` row by row. It does not pay for cheap steps: the lookup itself costs about as
+    much as one pass of a simple string operation. ``build`` must treat each value on its own.
+    """
+    # One extra value (whatever it is) keeps the list of distinct values from ever being
+    # empty: Polars 2.1 returns the input unchanged, as text, for an empty lookup.
+    distinct = column.append(pl.lit("", dtype=pl.String)).unique(maintain_order=True)
+    index = pl.int_range(distinct.len(), dtype=pl.UInt32)
+    return build(distinct).gather(column.replace_strict(distinct, index, return_dtype=pl.UInt32))
+
+
 def field_exprs(name: str, spec: FieldSpec, cols: tuple[str, ...], schema: Schema) -> list[pl.Expr]:
     """Expressions producing ``_raw_<name>``, ``<name>`` and helper columns for one field."""
     ftype = schema.field(name).type
     raw_col = pl.col(raw(name))
     out: list[pl.Expr] = []
     if ftype in (FieldType.CODE, FieldType.CODE_LIST):
-        value = _flags_expr(spec, cols) if spec.flags else _code_expr(name, spec, raw_col, schema)
+        value = (
+            _flags_expr(spec, cols)
+            if spec.flags
+            else per_value(raw_col, lambda text: _code_expr(name, spec, text, schema))
+        )
         if ftype is FieldType.CODE_LIST and not spec.flags and spec.split is None:
             value = pl.concat_list([value])
         if spec.default is not None and ftype is FieldType.CODE:
@@ -275,8 +296,20 @@ def apply_mapping(
     present = set(resolution.columns)
     lf = lf.with_columns(normalise_identifiers(present))
     if "date_of_birth" in present:
-        lf = lf.with_columns(age_expr(pl.col("date_of_birth"), period.end).alias("_age"))
+        lf = lf.with_columns(_age(period))
     return lf
+
+
+def _age(period: Period) -> pl.Expr:
+    return age_expr(pl.col("date_of_birth"), period.end).alias("_age")
+
+
+def with_age(mapped: pl.DataFrame, period: Period) -> pl.DataFrame:
+    """``mapped`` as ``apply_mapping`` would give it for ``period``: the age at the period end
+    is the only column that depends on the period."""
+    if "_age" not in mapped.columns:
+        return mapped
+    return mapped.lazy().with_columns(_age(period)).collect(engine="in-memory")
 
 
 def _flag_aliases(name: str, cols: tuple[str, ...]) -> tuple[str, ...]:

@@ -58,27 +58,27 @@ def run_checks(
 
 
 def _row_findings(mapped: pl.DataFrame, checks: list[RowCheck], ctx: RowContext) -> pl.DataFrame:
+    columns = ("source_row", "record_id", "field", "code", "message")
     if not checks or mapped.height == 0:
-        return empty_findings().select("source_row", "record_id", "field", "code", "message")
+        return empty_findings().select(columns)
     record_id = pl.col(raw("record_id")) if ctx.has("record_id") else pl.lit(None, pl.String)
-    flags = mapped.with_columns(
-        [c.fails.fill_null(False).alias(f"_fail{i}") for i, c in enumerate(checks)]
-    )
-    hits = flags.select([pl.col(f"_fail{i}").any() for i in range(len(checks))]).row(0)
+    # One lazy branch per rule, run as one query: each branch reads only the columns its rule
+    # needs and builds messages only for the rows that fail. Eager operations on the mapped
+    # frame would first re-align its columns' chunks, copying the whole frame every time.
+    lf = mapped.lazy()
     frames = [
-        flags.filter(pl.col(f"_fail{i}")).select(
+        lf.filter(check.fails.fill_null(False)).select(
             pl.col(ROW).cast(pl.Int64).alias("source_row"),
             record_id.alias("record_id"),
-            pl.lit(check.field).alias("field"),
-            pl.lit(check.code.value).alias("code"),
+            pl.lit(check.field, dtype=pl.String).alias("field"),
+            pl.lit(check.code.value, dtype=pl.String).alias("code"),
             check.message.cast(pl.String).alias("message"),
         )
-        for i, (check, hit) in enumerate(zip(checks, hits, strict=True))
-        if hit
+        for check in checks
     ]
-    if not frames:
-        return empty_findings().select("source_row", "record_id", "field", "code", "message")
-    return pl.concat(frames, how="vertical")
+    # In-memory engine: Polars 2.1's streaming engine panics on some of these branches
+    # (a filter followed by pl.format over the integer counts of the rhi-counts-order rule).
+    return pl.concat(frames, how="vertical").collect(engine="in-memory")
 
 
 def _file_frame(found: list[FileFinding]) -> pl.DataFrame:

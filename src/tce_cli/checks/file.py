@@ -97,16 +97,21 @@ def completeness(
     n = mapped.height
     if n == 0:
         return
-    stats = mapped.select(
-        *[pl.col(raw(f)).is_not_null().mean().alias(f) for f in resolution.columns],
-        *_share("ethnicity", ["NOBT", "REFU"], resolution),
-        *_share("sex", ["U"], resolution),
-        *(
-            [pl.col("extract_date").max().alias("_extract")]
-            if "extract_date" in resolution.columns
-            else []
-        ),
-    ).row(0, named=True)
+    stats = (
+        mapped.lazy()  # lazy: an eager select would first copy the frame to align its chunks
+        .select(
+            *[pl.col(raw(f)).is_not_null().mean().alias(f) for f in resolution.columns],
+            *_share("ethnicity", ["NOBT", "REFU"], resolution),
+            *_share("sex", ["U"], resolution),
+            *(
+                [pl.col("extract_date").max().alias("_extract")]
+                if "extract_date" in resolution.columns
+                else []
+            ),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     for name in resolution.columns:
         f = schema.field(name)
         threshold = mapping.options.completeness.get(name, f.completeness)

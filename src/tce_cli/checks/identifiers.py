@@ -15,13 +15,31 @@ def _digit(expr: pl.Expr, i: int) -> pl.Expr:
     return expr.str.slice(i, 1).cast(pl.Int64, strict=False)
 
 
+def _nth_digit(number: pl.Expr, i: int, width: int) -> pl.Expr:
+    """The ``i``-th (0-based, from the left) digit of a ``width``-digit ``number``."""
+    divisor: int = 10 ** (width - 1 - i)
+    return (number // divisor) % 10
+
+
 def nhs_valid(digits: pl.Expr) -> pl.Expr:
     """True where ``digits`` (spaces/hyphens already removed) is 10 digits passing Modulus 11."""
+    shape = digits.str.contains(r"^\d{10}$")
+    # Fast path: ten ASCII digits read as one integer; Modulus 11 holds exactly when the digits
+    # weighted 10, 9, ..., 2, 1 sum to a multiple of 11 (a check digit of 10 can never match).
+    # Text the integer cast refuses (non-ASCII digits) keeps the per-character rule.
+    ascii_ = digits.str.len_bytes() == digits.str.len_chars()
+    number = pl.when(ascii_).then(digits).cast(pl.UInt64, strict=False)
+    terms = [_nth_digit(number, i, 10) * (10 - i) for i in range(10)]
+    weighted = pl.sum_horizontal(terms, ignore_nulls=False)
+    by_character = _nhs_by_character(pl.when(~ascii_).then(digits))
+    return shape & pl.coalesce(weighted % 11 == 0, by_character)
+
+
+def _nhs_by_character(digits: pl.Expr) -> pl.Expr:
     total = pl.sum_horizontal([_digit(digits, i) * w for i, w in enumerate(NHS_WEIGHTS)])
     check = 11 - total % 11
     check = pl.when(check == 11).then(0).otherwise(check)
-    shape = digits.str.contains(r"^\d{10}$")
-    return shape & (check != 10) & (check == _digit(digits, 9))
+    return (check != 10) & (check == _digit(digits, 9))
 
 
 def nhs_problem(digits: pl.Expr) -> pl.Expr:
@@ -40,18 +58,21 @@ def nhs_test_range(digits: pl.Expr) -> pl.Expr:
     return digits.str.starts_with("999")
 
 
+_UPN_LETTER = {c: i for i, c in enumerate(UPN_LETTERS)}
+_UPN_LAST = {str(d): d for d in range(10)} | _UPN_LETTER
+
+
 def upn_valid(upn: pl.Expr) -> pl.Expr:
     """True where ``upn`` (upper-cased, no spaces) has the DfE UPN shape and check letter."""
     shape = upn.str.contains(r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$")
-    last = upn.str.slice(12, 1)
-    letter_value = pl.lit(None, dtype=pl.Int64)
-    for i, letter in enumerate(UPN_LETTERS):
-        letter_value = pl.when(last == letter).then(pl.lit(i)).otherwise(letter_value)
-    last_value = pl.coalesce(last.cast(pl.Int64, strict=False), letter_value)
-    parts = [_digit(upn, pos - 1) * pos for pos in range(2, 13)] + [last_value * 13]
+    # Characters 2-12 are digits wherever the shape passes: read them as one integer, and
+    # compare letters by their place in UPN_LETTERS (the shape admits only those letters).
+    middle = upn.str.slice(1, 11).cast(pl.UInt64, strict=False)
+    last = upn.str.slice(12, 1).replace_strict(_UPN_LAST, default=None, return_dtype=pl.UInt64)
+    parts = [_nth_digit(middle, pos - 2, 11) * pos for pos in range(2, 13)] + [last * 13]
     remainder = pl.sum_horizontal(parts) % 23
-    expected = pl.lit(UPN_LETTERS).str.slice(remainder, 1)
-    return shape & (upn.str.slice(0, 1) == expected)
+    first = upn.str.slice(0, 1).replace_strict(_UPN_LETTER, default=None, return_dtype=pl.UInt64)
+    return shape & (first == remainder)
 
 
 def postcode_valid(postcode: pl.Expr) -> pl.Expr:

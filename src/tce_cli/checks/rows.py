@@ -403,13 +403,21 @@ def uniqueness(ctx: RowContext) -> Iterator[RowCheck]:
         )
     ids = [(f, basis) for f, basis in IDENTIFIER_PRIORITY if ctx.has(f)]
     if ids and ctx.has("episode_start_date"):
-        key = pl.coalesce([pl.format(f"{basis}:{{}}", pl.col(f)) for f, basis in ids])
+        # The child is its first identifier present, told apart by which identifier it is:
+        # the same key as the text "BASIS:id", without building a string for every row.
+        which = pl.coalesce(
+            [
+                pl.when(pl.col(f).is_not_null()).then(pl.lit(i, pl.UInt8))
+                for i, (f, _) in enumerate(ids)
+            ]
+        )
+        ident = pl.coalesce([pl.col(f) for f, _ in ids])
         start = pl.col("episode_start_date")
-        first = pl.struct(key.alias("k"), start.alias("s")).is_first_distinct()
+        first = pl.struct(which.alias("b"), ident.alias("k"), start.alias("s")).is_first_distinct()
         yield RowCheck(
             C.DUPLICATE_EPISODE,
             "episode_start_date",
-            key.is_not_null() & start.is_not_null() & ~first & ~dup_id,
+            ident.is_not_null() & start.is_not_null() & ~first & ~dup_id,
             _msg("The same child and episode start date appear in an earlier row."),
         )
 

@@ -9,6 +9,7 @@ import typer
 def register_all(app: typer.Typer) -> None:
     """Attach every command and sub-app to ``app`` (order = order in --help)."""
     from tce_cli.commands import (
+        ack_cmd,
         export_cmd,
         harmonise_cmd,
         init_cmd,
@@ -17,6 +18,7 @@ def register_all(app: typer.Typer) -> None:
         mapping_cmd,
         report_cmd,
         schema_cmd,
+        status_cmd,
         validate_cmd,
     )
 
@@ -24,6 +26,8 @@ def register_all(app: typer.Typer) -> None:
         validate_cmd,
         harmonise_cmd,
         report_cmd,
+        status_cmd,
+        ack_cmd,
         inspect_cmd,
         mapping_cmd,
         schema_cmd,

@@ -93,6 +93,7 @@ def harmonise(
             key_fingerprint=fingerprint,
             today=date.today(),
             generated_at=stamp,
+            thresholds=config.thresholds,
         )
     if fmt is OutputFormat.JSON:
         console.print_json(outcome.summary())
@@ -137,7 +138,7 @@ def _load_pseudonymised(
     if not quiet:
         for part in parts:
             console.stdout.print(
-                f"Loaded {part.frame.height} rows for {part.agency_id} into {store}"
+                console.plain(f"Loaded {part.frame.height} rows for {part.agency_id} into {store}")
             )
 
 
@@ -153,7 +154,7 @@ def _present(files: tuple[HarmonisedFile, ...], store_root: Path, unkeyed: bool)
         read, accepted, rejected = h.counts
         top = sorted(h.result.counts_by_code().items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         table.add_row(
-            h.result.path.name,
+            console.plain(h.result.path.name),
             h.result.mapping.agency.id,
             str(read),
             str(accepted),
@@ -161,6 +162,12 @@ def _present(files: tuple[HarmonisedFile, ...], store_root: Path, unkeyed: bool)
             ", ".join(f"{c} {n}" for c, n in top),
         )
     console.stdout.print(table)
-    console.stdout.print(f"Store: {store_root}  (rejected rows: {store_root / 'rejected'})")
+    from tce_cli.cycle.present import show_review
+
+    for h in files:
+        show_review(h.result, label=h.result.mapping.agency.id)
+    console.stdout.print(
+        console.plain(f"Store: {store_root}  (rejected rows: {store_root / 'rejected'})")
+    )
     if unkeyed:
         console.stdout.print("[bold red]NOT PSEUDONYMISED — local testing only.[/]")

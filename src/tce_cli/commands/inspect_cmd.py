@@ -69,15 +69,16 @@ def inspect(
 
 def _show_summary(p: dict[str, Any]) -> None:
     from rich.table import Table
-    from rich.text import Text
 
     from tce_cli import console
 
-    table = Table(title=f"{Path(p['file']).name}", show_header=False, title_justify="left")
+    table = Table(
+        title=console.plain(Path(p["file"]).name), show_header=False, title_justify="left"
+    )
     table.add_column(style="bold")
     table.add_column()
     for label, value in _summary_rows(p):
-        table.add_row(label, Text(value))
+        table.add_row(label, console.plain(value))
     console.stdout.print(table)
 
 
@@ -118,7 +119,6 @@ def _listed(items: list[str]) -> str:
 
 def _show_columns(p: dict[str, Any]) -> None:
     from rich.table import Table
-    from rich.text import Text
 
     from tce_cli import console
 
@@ -128,11 +128,11 @@ def _show_columns(p: dict[str, Any]) -> None:
         shown = ", ".join(f"{_short(v['value'])} ({v['count']:,})" for v in values or [])
         table.add_row(
             str(i),
-            Text(col["name"]),
+            console.plain(col["name"]),
             f"{col['filled']:,}",
             f"{col['fill_pct']:.1f}",
             f"{col['distinct']:,}",
-            Text(shown if values is not None else "-"),
+            console.plain(shown if values is not None else "-"),
         )
     console.stdout.print(table)
 

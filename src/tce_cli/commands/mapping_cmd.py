@@ -123,7 +123,7 @@ def check(
                 for line in found:
                     console.error(line)
             else:
-                console.stdout.print(f"[green]OK[/] {f}")
+                console.stdout.print("[green]OK[/]", console.plain(f))
         if coverage:
             from tce_cli.draft.present import show_sample_coverage
 

@@ -12,6 +12,7 @@ import typer
 from tce_cli.commands._common import OutputFormat, handle_errors
 
 if TYPE_CHECKING:
+    from tce_cli.config import Config
     from tce_cli.pipeline import FileResult, ValidationResult
 
 
@@ -62,19 +63,30 @@ def validate(
     show: Annotated[
         int, typer.Option("--show", help="How many findings to list on screen (0 = none).")
     ] = 10,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store", help="Store to compare with last quarter (default: from tce.toml)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the exit code.")] = False,
 ) -> None:
     """Check agency exports against their mapping and the Intelligence Framework.
 
-    Every problem is found in one pass. Exit code 0: nothing at or above --fail-on;
-    1: findings at or above it; 2: could not run (bad file, mapping or option).
+    Every problem is found in one pass. With a store (--store or tce.toml) each return is
+    also compared with the agency's previous quarter there. Queries acknowledged in
+    <mappings>/acks/AGENCY.yaml (tce ack) are shown apart and do not count.
+
+    Exit code 0: nothing at or above --fail-on; 1: findings at or above it; 2: could not
+    run (bad file, mapping, acknowledgements file or option).
     """
     from tce_cli import console, pipeline
     from tce_cli.config import load_config
-    from tce_cli.feedback import write_feedback, write_findings
+    from tce_cli.feedback import feedback_bytes, findings_bytes
     from tce_cli.findings import Severity, exit_code
     from tce_cli.inputs import expand_inputs
     from tce_cli.periods import parse_period
+    from tce_cli.safe_io import write_all_or_nothing
 
     config = load_config(Path.cwd())
     chosen_period = parse_period(period) if period else None
@@ -91,17 +103,44 @@ def validate(
             sheet=_sheet(sheet),
             encoding=encoding,
         )
+        default_store = config.store if config.store.exists() else None
+        result = _review(result, store or default_store, mappings or config.mappings, config)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    outputs: dict[Path, bytes] = {}  # rendered first: a failure leaves both files as they were
     if findings_out is not None:
-        write_findings(result, findings_out)
+        outputs[findings_out] = findings_bytes(result, findings_out)
     if feedback is not None:
-        write_feedback(result, feedback, generated_at=stamp)
+        outputs[feedback] = feedback_bytes(result, feedback, generated_at=stamp)
+    write_all_or_nothing(outputs)
     if fmt is OutputFormat.JSON:
         console.print_json(pipeline.validation_summary(result))
     elif not quiet:
         _present(result, findings_out, feedback, show)
     threshold = Severity(fail_on.value) if fail_on is not None else config.fail_on
     raise typer.Exit(exit_code(result.findings, threshold))
+
+
+def _review(
+    result: ValidationResult, store: Path | None, mappings_dir: Path, config: Config
+) -> ValidationResult:
+    """Acknowledgements and the comparison with last quarter (tce_cli.cycle.review)."""
+    import os
+
+    from tce_cli.cycle.review import review_validation
+    from tce_cli.errors import KeyFileError
+    from tce_cli.pseudonymise import load_key
+
+    try:  # the key only lets children be followed from last quarter; it is optional here
+        key: bytes | None = load_key(config.key_file, os.environ)
+    except KeyFileError:
+        key = None
+    return review_validation(
+        result,
+        store_root=store,
+        key=key,
+        acks_fallback=mappings_dir,
+        thresholds=config.thresholds,
+    )
 
 
 def _sheet(sheet: str | None) -> str | int | None:
@@ -141,13 +180,22 @@ def _present_first(f: FileResult, show: int) -> None:
     )
     for row in f.findings.head(show).iter_rows(named=True):
         where = "" if row["source_row"] is None else str(row["source_row"])
-        table.add_row(
+        table.add_row(  # column names and messages come from the file: never markup
             where,
-            columns.get(row["field"] or "", row["field"] or ""),
+            console.plain(columns.get(row["field"] or "", row["field"] or "")),
             row["severity"],
-            row["message"],
+            console.plain(row["message"]),
         )
     console.stdout.print(table)
+
+
+def _markup_safe(text: str) -> str:
+    """A file, sheet or agency name for a Rich markup string ('[/x]' would crash it)."""
+    from rich.markup import escape
+
+    from tce_cli import console
+
+    return escape(console.clean(text))
 
 
 def _present_file(f: FileResult, show: int) -> None:
@@ -159,13 +207,14 @@ def _present_file(f: FileResult, show: int) -> None:
 
     out = console.stdout
     inferred = " (inferred from the extract date; set with --period)" if f.period_inferred else ""
-    out.print(f"\n[bold]{f.path.name}[/] — {f.mapping.agency.name} — {f.period.label}{inferred}")
+    name, agency = _markup_safe(f.path.name), _markup_safe(f.mapping.agency.name)
+    out.print(f"\n[bold]{name}[/] — {agency} — {f.period.label}{inferred}")
     rejected = len(f.rejected_rows())
     out.print(
         f"{f.rows_read} rows read; {rejected} with errors; "
         f"{f.info.format.upper()}"
         + (f", {f.info.encoding}" if f.info.encoding else "")
-        + (f", sheet '{f.info.sheet}'" if f.info.sheet else "")
+        + (f", sheet '{_markup_safe(f.info.sheet)}'" if f.info.sheet else "")
         + f", header on row {f.info.header_row}"
     )
     rules = summary_by_rule(f.findings)
@@ -180,6 +229,9 @@ def _present_file(f: FileResult, show: int) -> None:
                 str(r["code"]), f"[{colour[sev]}]{sev}[/]", str(r["count"]), str(r["title"])
             )
         out.print(table)
+    from tce_cli.cycle.present import show_review
+
+    show_review(f)
     _present_first(f, show)
     schema = load_schema()
     comp = Table("field", "filled", "expected", title="Completeness")

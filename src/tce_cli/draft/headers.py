@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class _Forms:
     norm: str
     compact: str
     words: frozenset[str]
+    chars: Counter[str]
 
 
 class HeaderScorer:
@@ -69,7 +71,9 @@ class HeaderScorer:
     def forms(self, text: str) -> _Forms:
         if text not in self._forms:
             norm = normalise(text)
-            self._forms[text] = _Forms(norm, norm.replace(" ", ""), words(text, self.abbreviations))
+            self._forms[text] = _Forms(
+                norm, norm.replace(" ", ""), words(text, self.abbreviations), Counter(norm)
+            )
         return self._forms[text]
 
     def score(self, header: str, synonym: str) -> HeaderMatch:
@@ -93,9 +97,8 @@ class HeaderScorer:
             if s.words <= h.words:
                 contained = round(0.6 + 0.3 * len(s.words) / len(h.words), 3)
                 best = _better(best, HeaderMatch(contained, synonym, "contains"))
-        sm = difflib.SequenceMatcher(None, h.norm, s.norm)
-        if sm.real_quick_ratio() >= 0.8 and sm.quick_ratio() >= 0.8:
-            ratio = sm.ratio()
+        if _quick_ratios(h, s) >= 0.8:
+            ratio = difflib.SequenceMatcher(None, h.norm, s.norm).ratio()
             if ratio >= 0.8:
                 similar = HeaderMatch(round(0.9 * ratio, 3), synonym, "similar spelling")
                 best = _better(best, similar)
@@ -111,6 +114,18 @@ class HeaderScorer:
                 if best.score == 1.0:
                     break
         return best
+
+
+def _quick_ratios(h: _Forms, s: _Forms) -> float:
+    """SequenceMatcher's ``real_quick_ratio()`` then ``quick_ratio()`` (upper bounds of
+    ``ratio()``) from lengths and cached letter counts: building a SequenceMatcher for every
+    header x synonym pair takes seconds on a file with 1,000 columns."""
+    total = len(h.norm) + len(s.norm)
+    if not total:
+        return 1.0
+    if 2 * min(len(h.norm), len(s.norm)) / total < 0.8:
+        return 0.0
+    return 2 * sum((h.chars & s.chars).values()) / total
 
 
 def _better(a: HeaderMatch, b: HeaderMatch) -> HeaderMatch:

@@ -65,13 +65,29 @@ def check_templates(folder: Path | None) -> None:
         )
 
 
+class _FolderLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that also refuses a file reached through a link leaving its folder
+    (Jinja refuses ``../`` in names, but follows symlinks)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.root = folder.resolve()
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        pieces = jinja2.loaders.split_template_path(template)
+        target = self.root.joinpath(*pieces).resolve()
+        if self.root not in target.parents or not target.is_file():
+            raise jinja2.TemplateNotFound(template)
+        return super().get_source(environment, template)
+
+
 def environment(folder: Path | None = None) -> jinja2.Environment:
     """A sandboxed Jinja2 environment over ``folder`` (if given), then the built-in templates."""
     check_templates(folder)
     loaders: list[jinja2.BaseLoader] = []
     if folder is not None:
-        loaders.append(jinja2.FileSystemLoader(folder))
-    loaders.append(jinja2.FileSystemLoader(builtin_templates()))
+        loaders.append(_FolderLoader(folder))
+    loaders.append(_FolderLoader(builtin_templates()))
     return ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=False,

@@ -35,7 +35,11 @@ for p in $periods; do
 done
 
 echo
-echo "== 3. Report the latest quarter"
+echo "== 3. Where every agency's return stands"
+"$TCE" status --period "$latest" --store "$STORE"
+
+echo
+echo "== 4. Report the latest quarter"
 "$TCE" report --period "$latest" --store "$STORE" --out "$OUT/report-$latest" \
   --generated-at "$STAMP"
 

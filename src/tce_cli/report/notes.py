@@ -44,6 +44,9 @@ DQ_INDICATORS = {
     "DQ.completeness_pct": "% of rows with a required field populated (mean, or per field)",
     "DQ.timeliness_score": f"Timeliness score (100 within {LATE_WORKING_DAYS} working days)",
     "DQ.maturity_score": "Data maturity score (mean of completeness, validity, timeliness)",
+    "PQ.rows_read": "Rows read from the agency's files for the quarter (from its manifest)",
+    "PQ.children_open_at_end": "Children the agency had open at the quarter end",
+    "PQ.new_episodes": "Episodes the agency opened in the quarter",
 }
 
 

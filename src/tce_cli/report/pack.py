@@ -9,8 +9,10 @@ from pathlib import Path
 
 import polars as pl
 
+from tce_cli.cycle.compare import period_changes
 from tce_cli.errors import ConfigError, StoreError
 from tce_cli.periods import Period
+from tce_cli.report.changes import change_table
 from tce_cli.report.cohorts import PeriodData
 from tce_cli.report.measures import all_measures
 from tce_cli.report.measures.vulnerability import places
@@ -29,6 +31,7 @@ from tce_cli.report.store_read import StoreInfo, load_manifest, open_store, scan
 from tce_cli.report.trends import headline_tables, window_periods
 from tce_cli.report.vocab import LA
 from tce_cli.schema import load_schema
+from tce_cli.store import Store
 
 NOT_FOR_PUBLICATION = "NOT FOR PUBLICATION: made without disclosure control (--no-suppression)"
 NOT_PSEUDONYMISED = "NOT PSEUDONYMISED — local testing only"
@@ -96,6 +99,12 @@ SECTIONS = (
     ),
     ("places", "Places", "Places", "Where children live (postcode districts)."),
     ("trends", "Trends", "Trends", "Headline measures over up to the last 8 quarters."),
+    (
+        "changes",
+        "Change on previous quarter",
+        "Change",
+        "Each agency's return against its return for the previous quarter.",
+    ),
     (
         "quality",
         "Data quality and data maturity",
@@ -229,6 +238,7 @@ def compute_sections(store: StoreInfo, period: Period, *, places_threshold: int)
         for section_id, table in m.tables(current) if m.tables else []:
             placed[section_id].append(table)
     placed["places"].append(places(current, places_threshold))
+    placed["changes"].append(change_table(period_changes(Store(store.root), period), period))
     _quality(placed, manifest_quarters(store, period))
     return [
         Section(i, title, sheet, intro, tuple(placed[i])) for i, title, sheet, intro in SECTIONS

@@ -98,8 +98,9 @@ def to_utf8(path: Path, raw: bytes, encoding: str | None) -> tuple[bytes, str]:
     """Return the file's text as UTF-8 bytes without a byte-order mark, and its encoding.
 
     With ``encoding=None`` the encoding is detected: a UTF-8 BOM gives ``utf-8-sig``, a
-    UTF-16 BOM ``utf-16``, bytes that are valid UTF-8 throughout ``utf-8``, anything else
-    ``windows-1252`` (or ``latin-1`` when bytes undefined in Windows-1252 occur).
+    UTF-16 BOM ``utf-16``, bytes that are valid UTF-8 throughout ``utf-8``; a file whose
+    first invalid byte follows valid UTF-8 characters is refused (a damaged UTF-8 file);
+    anything else is ``windows-1252`` (or ``latin-1`` when bytes undefined in it occur).
 
     Raises:
         InputFileError: the bytes do not decode with the given (or BOM-declared) encoding.
@@ -121,8 +122,13 @@ def _detect(path: Path, raw: bytes) -> tuple[bytes, str]:
         return body, "utf-8-sig"
     if raw.startswith(UTF16_BOMS):
         return _transcode(path, raw, "utf-16", "utf-16"), "utf-16"
-    if utf8_error(raw) is None:
+    bad = utf8_error(raw)
+    if bad is None:
         return raw, "utf-8"
+    if not raw[:bad].isascii():
+        # Valid UTF-8 characters before the bad byte: a UTF-8 file with a damaged byte, not a
+        # Windows-1252 file. Re-decoding it all as Windows-1252 would garble every accent.
+        raise _decode_error(path, raw, bad, "utf-8", offset=0)
     try:
         return raw.decode("cp1252").encode("utf-8"), "windows-1252"
     except UnicodeDecodeError:

@@ -234,6 +234,17 @@ def init_project(folder: Path) -> list[Path]:
         for path, text in files.items():
             atomic_write_text(path, text)
             created.append(path)
-    except OSError as exc:
-        raise output_error(exc, folder) from exc
+    except BaseException as exc:
+        _remove(created)  # all or nothing: a half-made project would block the next try
+        if isinstance(exc, OSError):
+            raise output_error(exc, folder) from exc
+        raise
     return created
+
+
+def _remove(created: list[Path]) -> None:
+    import contextlib
+
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            path.rmdir() if path.is_dir() else path.unlink()

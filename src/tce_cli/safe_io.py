@@ -172,6 +172,8 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
         raise output_error(exc, path) from exc
     os.close(fd)
     tmp = Path(name)
+    backup: Path | None = None
+    replaced = False
     try:
         yield tmp
         if mode is not None:
@@ -179,14 +181,30 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
         else:
             _apply_umask(tmp)
         fsync_file(tmp)
+        if path.is_file():  # kept until the rename is on disk, to put back if that fails
+            backup = tmp.with_name(tmp.name + ".old")
+            _keep_copy(path, backup)
         os.replace(tmp, path)
+        replaced = True
         fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise output_error(exc, path) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        _undo(path, tmp, backup if replaced else None, replaced)
+        if isinstance(exc, OSError):
+            raise output_error(exc, path) from exc
         raise
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _undo(path: Path, tmp: Path, backup: Path | None, replaced: bool) -> None:
+    """Put ``path`` back as it was after a failed :func:`atomic_path` block."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+        if backup is not None:
+            os.replace(backup, path)
+        elif replaced:
+            path.unlink(missing_ok=True)
 
 
 def fsync_file(path: Path) -> None:

@@ -95,20 +95,21 @@ def completeness(
 ) -> Iterator[FileFinding]:
     """Fill rates below threshold; too many unknown ethnicities or sexes; late extract."""
     n = mapped.height
-    if n == 0:
+    exprs = [
+        *[pl.col(raw(f)).is_not_null().mean().alias(f) for f in resolution.columns],
+        *_share("ethnicity", ["NOBT", "REFU"], resolution),
+        *_share("sex", ["U"], resolution),
+        *(
+            [pl.col("extract_date").max().alias("_extract")]
+            if "extract_date" in resolution.columns
+            else []
+        ),
+    ]
+    if n == 0 or not exprs:  # no rows, or no mapped column found (missing-column says so)
         return
     stats = (
         mapped.lazy()  # lazy: an eager select would first copy the frame to align its chunks
-        .select(
-            *[pl.col(raw(f)).is_not_null().mean().alias(f) for f in resolution.columns],
-            *_share("ethnicity", ["NOBT", "REFU"], resolution),
-            *_share("sex", ["U"], resolution),
-            *(
-                [pl.col("extract_date").max().alias("_extract")]
-                if "extract_date" in resolution.columns
-                else []
-            ),
-        )
+        .select(*exprs)
         .collect()
         .row(0, named=True)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,16 @@ STATE = _State()
 class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+_OS_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "the disk is full (or your quota is used up)",
+    errno.EACCES: "permission denied (the folder may be read-only)",
+    errno.EPERM: "permission denied (the folder may be read-only)",
+    errno.EROFS: "the disk or folder is read-only",
+}
+"""Plain words for the OS errors people meet (a temporary file on a full disk, say)."""
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -53,9 +64,11 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(2) from None
         except OSError as exc:
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
             console.error(
-                f"Could not read or write a file{where}: {exc.strerror or type(exc).__name__}.",
-                "Check the path exists, is not open in Excel, and that you may write there.",
+                f"Could not read or write a file{where}: {reason}.",
+                "Check the path exists, is not open in Excel, that you may write there and "
+                "that the disk has space.",
             )
             raise typer.Exit(2) from None
         except Exception as exc:

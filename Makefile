@@ -39,6 +39,10 @@ pytest: $(STAMP)
 examples: $(STAMP)
 	$(BIN)/python examples/generate.py
 
+# tce against plain Polars on large generated exports (slow: ~30 min, cached in benchmarks/data/)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock

@@ -242,7 +242,7 @@ def load_acks(acks_dir: Path, agency_id: str) -> AckFile:
 
 def parse_acks(data: Any, path: Path, agency_id: str) -> AckFile:
     """Validate parsed YAML as ``agency_id``'s acknowledgements file."""
-    hint = f"Fix {path} (see docs/quarterly-cycle.md), or re-create the entry with 'tce ack'."
+    hint = f"Fix {path} (README: 'The quarterly cycle'), or re-create the entry with 'tce ack'."
     if data is None:
         return AckFile(agency=agency_id)
     if not isinstance(data, dict):

@@ -7,7 +7,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -36,6 +37,20 @@ _OS_REASONS = {
     errno.EROFS: "the disk or folder is read-only",
 }
 """Plain words for the OS errors people meet (a temporary file on a full disk, say)."""
+
+
+MappingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--mappings", help="Folder of mappings (default: from tce.toml, else ./mappings)."
+    ),
+]
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Harmonised store (default: from tce.toml, else ./tce-store)."),
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")]
+"""Options several commands share, declared once so they read the same everywhere."""
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tce_cli.commands._common import OutputFormat, handle_errors
+from tce_cli.commands._common import FormatOption, MappingsOption, OutputFormat, handle_errors
 
 if TYPE_CHECKING:
     from tce_cli.cycle.acks import Acknowledgement
@@ -49,12 +49,8 @@ def ack(
         Path | None,
         typer.Option("--acks-dir", help="Acknowledgements folder (default: <mappings>/acks)."),
     ] = None,
-    mappings: Annotated[
-        Path | None, typer.Option("--mappings", help="Folder of mappings (default: ./mappings).")
-    ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
-        OutputFormat.TABLE
-    ),
+    mappings: MappingsOption = None,
+    fmt: FormatOption = (OutputFormat.TABLE),
 ) -> None:
     """Acknowledge a query: it stops counting against the agency in validate and harmonise.
 

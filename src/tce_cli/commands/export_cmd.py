@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tce_cli.commands._common import handle_errors
+from tce_cli.commands._common import StoreOption, handle_errors
 
 
 class FileFormat(StrEnum):
@@ -34,9 +34,7 @@ def export(
         Path | None,
         typer.Option("--out", "-o", help="File or folder to write (default: the output folder)."),
     ] = None,
-    store: Annotated[
-        Path | None, typer.Option("--store", help="Harmonised store (default: from tce.toml).")
-    ] = None,
+    store: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Export one period of the harmonised store for analysts.

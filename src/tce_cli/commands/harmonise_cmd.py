@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tce_cli.commands._common import OutputFormat, handle_errors
+from tce_cli.commands._common import (
+    FormatOption,
+    MappingsOption,
+    OutputFormat,
+    StoreOption,
+    handle_errors,
+)
 
 if TYPE_CHECKING:
     from tce_cli.harmonise import HarmonisedFile
@@ -24,15 +30,11 @@ def register(app: typer.Typer) -> None:
 def harmonise(
     files: Annotated[list[Path], typer.Argument(help="Export files, folders or globs.")],
     period: Annotated[str, typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2'.")],
-    store: Annotated[
-        Path | None, typer.Option("--store", help="Store folder (default: ./tce-store).")
-    ] = None,
+    store: StoreOption = None,
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Mapping file for all inputs.")
     ] = None,
-    mappings: Annotated[
-        Path | None, typer.Option("--mappings", help="Folder of mappings (default: ./mappings).")
-    ] = None,
+    mappings: MappingsOption = None,
     key_file: Annotated[
         Path | None, typer.Option("--key-file", help="Pseudonymisation key (or set TCE_KEY).")
     ] = None,
@@ -50,9 +52,7 @@ def harmonise(
     generated_at: Annotated[
         str | None, typer.Option("--generated-at", help="Run timestamp (ISO), for reproducibility.")
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
-        OutputFormat.TABLE
-    ),
+    fmt: FormatOption = (OutputFormat.TABLE),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Map, check and pseudonymise agency files for one period into the store.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tce_cli.commands._common import OutputFormat, handle_errors
+from tce_cli.commands._common import FormatOption, OutputFormat, handle_errors
 
 mapping_app = typer.Typer(
     help="Draft and check agency mapping files (mappings/*.yaml).", no_args_is_help=True
@@ -48,9 +48,7 @@ def init(
         typer.Option("--out", "-o", help="Draft to write (default: mappings/<agency id>.yaml)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
-        OutputFormat.TABLE
-    ),
+    fmt: FormatOption = (OutputFormat.TABLE),
 ) -> None:
     """Draft a mapping for a new agency from a sample export.
 
@@ -91,9 +89,7 @@ def check(
         Path | None,
         typer.Option("--sample", help="Also apply the mapping(s) to this export and report."),
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
-        OutputFormat.TABLE
-    ),
+    fmt: FormatOption = (OutputFormat.TABLE),
 ) -> None:
     """Validate mapping files; with --sample, also show what they do to a sample export.
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tce_cli.commands._common import handle_errors
+from tce_cli.commands._common import StoreOption, handle_errors
 
 if TYPE_CHECKING:
     from tce_cli.report import Pack
@@ -22,10 +22,7 @@ def report(
     period: Annotated[
         str, typer.Option("--period", "-p", help="Quarter to report, e.g. '2026-27 Q2'.")
     ],
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="The harmonised store folder (default: from tce.toml)."),
-    ] = None,
+    store: StoreOption = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Output folder (default: tce-output/report-PERIOD)."),

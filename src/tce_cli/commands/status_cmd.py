@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from tce_cli.commands._common import OutputFormat, handle_errors
+from tce_cli.commands._common import (
+    FormatOption,
+    MappingsOption,
+    OutputFormat,
+    StoreOption,
+    handle_errors,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,15 +23,9 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def status(
     period: Annotated[str, typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2'.")],
-    store: Annotated[
-        Path | None, typer.Option("--store", help="Store folder (default: from tce.toml).")
-    ] = None,
-    mappings: Annotated[
-        Path | None, typer.Option("--mappings", help="Folder of mappings (default: ./mappings).")
-    ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
-        OutputFormat.TABLE
-    ),
+    store: StoreOption = None,
+    mappings: MappingsOption = None,
+    fmt: FormatOption = (OutputFormat.TABLE),
 ) -> None:
     """Show each agency's return for a period: on time, late, missing or awaiting.
 

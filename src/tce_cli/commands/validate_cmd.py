@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tce_cli.commands._common import OutputFormat, handle_errors
+from tce_cli.commands._common import FormatOption, MappingsOption, OutputFormat, handle_errors
 
 if TYPE_CHECKING:
     from tce_cli.config import Config
@@ -32,9 +32,7 @@ def validate(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Mapping file (default: by match:).")
     ] = None,
-    mappings: Annotated[
-        Path | None, typer.Option("--mappings", help="Folder of mappings (default: ./mappings).")
-    ] = None,
+    mappings: MappingsOption = None,
     period: Annotated[
         str | None,
         typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2' (default: inferred)."),
@@ -57,9 +55,7 @@ def validate(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="Override encoding detection.")
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = (
-        OutputFormat.TABLE
-    ),
+    fmt: FormatOption = (OutputFormat.TABLE),
     show: Annotated[
         int, typer.Option("--show", help="How many findings to list on screen (0 = none).")
     ] = 10,

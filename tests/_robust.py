@@ -33,6 +33,8 @@ MAPPINGS = ROOT / "mappings"
 MINI_MAPPING = FIXTURES / "validate" / "mini.yaml"
 MINI_CSV = FIXTURES / "validate" / "mini_2026-27Q2.csv"
 PERIOD = "2026-27 Q2"
+FULL = os.environ.get("TCE_ROBUST_FULL") == "1"
+"""Run every fault step and more examples (slow); the default is a CI-sized budget."""
 STAMP = "2026-11-25T09:00:00+00:00"
 KEY_TEXT = "0123456789abcdef" * 4 + "\n"  # 32 bytes as hex
 

@@ -3,9 +3,11 @@ second writer gives one clear ``Error:`` line and exit 2.
 
 For each writer (the store, the report pack, export, the feedback workbook and findings file,
 keygen, init) a first run counts every call to the low-level write steps (file writes, fsyncs,
-renames, backups, folder creation); then the command is re-run failing at each of those calls
-in turn. Every file under the store and the output folder is hashed before and after: they must
-be byte-for-byte as they were, with no temporary or staging files left behind.
+renames, backups, folder creation); then the command is re-run failing at one of those calls at
+a time: the first call of each kind, the last swap and the last step (``TCE_ROBUST_FULL=1``:
+every call).
+Every file under the store and the output folder is hashed before and after: they must be
+byte-for-byte as they were, with no temporary or staging files left behind.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pytest
 
 from _robust import (
     EXAMPLES,
+    FULL,
     MAPPINGS,
     MINI_CSV,
     MINI_MAPPING,
@@ -130,7 +133,7 @@ def _fail_everywhere(
     shutil.rmtree(backup)
     assert counter.calls, "no write step seen: the seams are wrong"
     steps = len(counter.calls)
-    for k in only(counter.calls) if only else range(1, steps + 1):
+    for k in (only or (every_step if FULL else each_kind))(counter.calls):
         before = {str(p): snapshot(p) for p in watched}
         with Faults(seams, fail_at=k).active():
             result = invoke(args, codes=(2,))
@@ -139,6 +142,18 @@ def _fail_everywhere(
         assert after == before, f"failing at step {k} ({counter.calls[k - 1]}) changed files"
         assert "Hint:" in result.stderr
     return steps
+
+
+def every_step(calls: list[str]) -> list[int]:
+    return list(range(1, len(calls) + 1))
+
+
+def each_kind(calls: list[str]) -> list[int]:
+    """The first call of each kind of write step, the first and last swap, and the very last
+    step (1-based): before anything is in place, mid-swap, and after everything is."""
+    first = {c: i for i, c in reversed(list(enumerate(calls, start=1)))}
+    swaps = [i for i, c in enumerate(calls, start=1) if c == "os.replace"]
+    return sorted({*first.values(), *swaps[-1:], len(calls)})
 
 
 @pytest.fixture
@@ -210,8 +225,8 @@ def test_report_write_interrupted_anywhere_leaves_the_folder_as_it_was(work: Pat
     common = ["report", "--period", PERIOD, "--store", work / "store", "--out", out]
     invoke([*common, "--generated-at", STAMP], codes=(0,))
     args = [*common, "--generated-at", "2026-12-01T09:00:00+00:00"]  # different bytes
-    # every step with pack.md and measures.csv; the workbook adds one more file written the
-    # same way, so with it only the last swap fails (two files already swapped are put back)
+    # with pack.md and measures.csv; the workbook adds one more file written the same way, so
+    # with it only the last swap fails (two files already swapped are put back)
     _fail_everywhere([*args, "--format", "md"], COMMON, [out, work / "store"])
 
     def last_swap(calls: list[str]) -> list[int]:
@@ -247,7 +262,12 @@ def test_feedback_in_two_folders_is_still_all_or_nothing(work: Path) -> None:
     (work / "b").mkdir()
     args = ["validate", MINI_CSV, "--mapping", MINI_MAPPING, "--period", PERIOD]
     args += ["--findings-out", work / "a" / "f.json", "--feedback", work / "b" / "fb.xlsx"]
-    _fail_everywhere(args, FEEDBACK_SEAMS, [work / "a", work / "b"])
+
+    def after_the_first_file(calls: list[str]) -> list[int]:
+        first = calls.index("os.replace") + 1  # f.json is in place from here on
+        return list(range(first + 1, len(calls) + 1))
+
+    _fail_everywhere(args, FEEDBACK_SEAMS, [work / "a", work / "b"], only=after_the_first_file)
 
 
 def test_keygen_interrupted_anywhere_leaves_no_key_or_the_old_one(work: Path) -> None:
@@ -280,8 +300,9 @@ def _runs(work: Path) -> dict[str, list[Any]]:
 
 
 COMMANDS = ["harmonise", "report", "export", "feedback", "keygen", "init", "mapping-init"]
-OS_ERRORS = [(errno.ENOSPC, c) for c in COMMANDS] + [(errno.EACCES, c) for c in COMMANDS]
-OS_ERRORS += [(errno.EROFS, c) for c in ("harmonise", "report", "export")]
+OS_ERRORS = [(errno.ENOSPC, c) for c in COMMANDS]  # each command's own write path
+READ_ONLY = (errno.EACCES, errno.EROFS)
+OS_ERRORS += [(e, c) for e in READ_ONLY for c in ("harmonise", "report", "keygen")]
 WORDS = {errno.ENOSPC: ("full",), errno.EACCES: ("read-only", "permission")}
 WORDS[errno.EROFS] = WORDS[errno.EACCES]
 

@@ -1,17 +1,16 @@
 """Leaks: personal data planted in every agency file never comes out anywhere.
 
-The latest quarter's six example exports are copied and every row gets unique markers in its
-personal columns: names and initials (``Zzleakname..``), free-text notes and addresses
-(``ZZLEAKNOTE``, ``ZZLEAKADDR``), NHS numbers (valid, unique, in the 999 test range; some with
-a wrong check digit), dates of birth (unique per row, in the file's own format; some impossible)
-and postcodes (shape-valid, unique, in the unused ``ZZ`` area; some malformed). Record ids are
-replaced by ``ZZREC..`` markers too.
+The latest quarter's six example exports are copied (their first 60 rows) and every row gets
+unique markers in its personal columns: names and initials (``Zzleakname..``), free-text notes
+and addresses (``ZZLEAKNOTE``, ``ZZLEAKADDR``), NHS numbers (valid, unique, in the 999 test
+range; some with a wrong check digit), dates of birth (unique per row, in the file's own format;
+some impossible) and postcodes (shape-valid, unique, in the unused ``ZY`` area; some malformed).
+Record ids are replaced by ``ZZREC..`` markers too.
 
-Then every command runs: validate (table and JSON, ``--findings-out`` CSV and JSON,
-``--feedback``), harmonise, export (CSV, Excel, Parquet), report (Markdown,
-Excel, CSV), inspect (table), mapping init and mapping check ``--sample``. Their stdout,
-stderr and every file they wrote (Parquet and workbooks read back as values, the rest as text)
-are scanned for the markers.
+Then every command runs: validate (table and JSON, ``--findings-out``, ``--feedback``),
+harmonise, export (CSV, Excel, Parquet), report (Markdown, Excel, CSV), inspect (table),
+mapping init and mapping check ``--sample``. Their stdout, stderr and every file they wrote
+(Parquet and workbooks read back as values, the rest as text) are scanned for the markers.
 
 Decisions:
 - ``tce inspect --format json`` prints the file's rows by design (it shows a user their own
@@ -61,6 +60,7 @@ DOB_FORMATS = {  # how each agency writes dates (None: a date cell in a workbook
     "wigan": None,
 }
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXY"
+ROWS = 60  # data rows kept per file: every kind of row, in a fraction of the time
 
 
 @dataclass
@@ -128,7 +128,7 @@ def _plant_csv(path: Path, agency: int, prefix: str, planted: Planted) -> None:
     delimiter = (
         "\t" if path.suffix == ".txt" else (";" if text.count(";") > text.count(",") else ",")
     )
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[: ROWS + 1]
     header = rows[0]
     for r, cells in enumerate(rows[1:], start=1):
         for c, name in enumerate(header):
@@ -154,6 +154,8 @@ def _plant_xlsx(path: Path, agency: int, prefix: str, planted: Planted) -> None:
         if sum(map(bool, row)) > 5
     )
     header = [str(c.value or "") for c in ws[header_row]]
+    if ws.max_row > header_row + ROWS:
+        ws.delete_rows(header_row + ROWS + 1, ws.max_row - header_row - ROWS)
     for r, row in enumerate(ws.iter_rows(min_row=header_row + 1), start=1):
         for cell, name in zip(row, header, strict=False):
             marker = _cell_markers(agency, r, name, planted, DOB_FORMATS[prefix])
@@ -238,20 +240,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 "--show",
                 "1000",
                 "--findings-out",
-                feedback / f"{stem}-findings.csv",
+                feedback / f"{stem}.json",
                 "--feedback",
                 feedback / f"{stem}-feedback.xlsx",
             )
-            tce(
-                f"validate {stem} json",
-                "validate",
-                path,
-                *common,
-                "--format",
-                "json",
-                "--findings-out",
-                feedback / f"{stem}.json",
-            )
+            tce(f"validate {stem} json", "validate", path, *common, "--format", "json")
             tce(f"inspect {stem}", "inspect", path, codes=(0,))
             control.append(invoke(["inspect", path, "--format", "json"], codes=(0,)).stdout)
             tce(
@@ -369,7 +362,7 @@ def test_the_markers_were_planted_and_read(run: Run) -> None:
     assert any(p in run.control for p in run.planted.postcodes)
     assert _dates_in(run.control) & {d.isoformat() for d in run.planted.dobs}
     assert any(r in run.control for r in run.planted.record_ids)
-    assert len(run.planted.nhs) > 500 and len(run.planted.dobs) > 500
+    assert len(run.planted.nhs) > 300 and len(run.planted.dobs) > 250
 
 
 def test_no_personal_data_in_any_output_or_on_the_terminal(run: Run) -> None:

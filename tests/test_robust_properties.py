@@ -45,7 +45,7 @@ KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 COLUMNS = MINI_HEADER.split(",")
 NHS = nhs_numbers_999(1000, 40)
-EXAMPLES = int(os.environ.get("TCE_PROPERTY_EXAMPLES", "25"))  # more by hand: e.g. 1000
+EXAMPLES = int(os.environ.get("TCE_PROPERTY_EXAMPLES", "15"))  # more by hand: e.g. 1000
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- generated returns in the mini layout (tests/fixtures/validate/mini.yaml) -------------------

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from tce_cli import yamlio
 from tce_cli.errors import MappingError
 from tce_cli.schema import FieldType, load_schema
 
@@ -330,22 +330,11 @@ def _read_yaml(path: Path) -> Any:
             f"Mapping file not found: {path}",
             hint="Give the path to a mappings/*.yaml file, or run 'tce mapping init' to draft one.",
         )
-    try:
-        text = path.read_text("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MappingError(
-            f"{path}: the mapping is not UTF-8 text.", hint="Save the mapping file as UTF-8."
-        ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise MappingError(
-            f"{path}: {where}malformed YAML ({problem}).",
-            hint="Check indentation and quoting at that line (values containing ':' need quotes).",
-        ) from None
+    return yamlio.read(
+        path,
+        MappingError,
+        hint="Check indentation and quoting at that line (values containing ':' need quotes).",
+    )
 
 
 def load_mappings(folder: Path) -> list[tuple[Path, Mapping]]:

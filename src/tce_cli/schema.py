@@ -11,8 +11,9 @@ from enum import StrEnum
 from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from tce_cli import yamlio
 
 if TYPE_CHECKING:
     import polars as pl
@@ -134,7 +135,7 @@ AGE_BANDS: tuple[tuple[str, int, int], ...] = (
 def load_schema() -> Schema:
     """Load the packaged v1 schema (cached)."""
     text = resources.files("tce_cli").joinpath("data/schema_v1.yaml").read_text("utf-8")
-    return Schema.model_validate(yaml.safe_load(text))
+    return Schema.model_validate(yamlio.parse(text))
 
 
 def polars_dtype(field_type: FieldType) -> pl.DataType:

@@ -25,7 +25,10 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def ack(
-    agency: Annotated[str, typer.Argument(help="Agency id, as in its mapping (e.g. bolton-csc).")],
+    agency: Annotated[
+        str,
+        typer.Argument(help="Agency id, as in its mapping (e.g. bolton-csc).", metavar="AGENCY"),
+    ],
     rule: Annotated[str, typer.Option("--rule", help="Finding code (a query or info rule).")],
     period: Annotated[
         str, typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2' (or 'any').")

@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def harmonise(
-    files: Annotated[list[Path], typer.Argument(help="Export files, folders or globs.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Export files, folders or globs.", metavar="FILE")
+    ],
     period: Annotated[str, typer.Option("--period", "-p", help="Quarter, e.g. '2026-27 Q2'.")],
     store: StoreOption = None,
     mapping: Annotated[

@@ -17,7 +17,10 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def init(
     folder: Annotated[
-        Path, typer.Argument(help="Project folder (created if missing).", file_okay=False)
+        Path,
+        typer.Argument(
+            help="Project folder (created if missing).", file_okay=False, metavar="FOLDER"
+        ),
     ] = Path("."),
 ) -> None:
     """Set up a project folder: tce.toml, mappings/, tce-store/, tce-output/, .gitignore.

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def inspect(
-    file: Annotated[Path, typer.Argument(help="The CSV or XLSX file to look at.")],
+    file: Annotated[Path, typer.Argument(help="The CSV or XLSX file to look at.", metavar="FILE")],
     sheet: Annotated[
         str | None,
         typer.Option("--sheet", "-s", help="Sheet name, or number counting tabs from 1."),

@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def keygen(
-    path: Annotated[Path, typer.Argument(help="Key file to create, e.g. tce.key.")],
+    path: Annotated[
+        Path, typer.Argument(help="Key file to create, e.g. tce.key.", metavar="KEYFILE")
+    ],
     force: Annotated[
         bool,
         typer.Option("--force", help="Replace an existing key (breaks linkage with old data)."),

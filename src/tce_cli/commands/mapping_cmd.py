@@ -21,7 +21,10 @@ def register(app: typer.Typer) -> None:
 @mapping_app.command("init")
 @handle_errors
 def init(
-    sample: Annotated[Path, typer.Argument(help="A sample export (CSV or XLSX) from the agency.")],
+    sample: Annotated[
+        Path,
+        typer.Argument(help="A sample export (CSV or XLSX) from the agency.", metavar="SAMPLE"),
+    ],
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="Excel sheet name or number.")
     ] = None,
@@ -84,7 +87,7 @@ def _sheet(sheet: str | None) -> str | int | None:
 @mapping_app.command("check")
 @handle_errors
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Mapping files to check.")],
+    files: Annotated[list[Path], typer.Argument(help="Mapping files to check.", metavar="MAPPING")],
     sample: Annotated[
         Path | None,
         typer.Option("--sample", help="Also apply the mapping(s) to this export and report."),

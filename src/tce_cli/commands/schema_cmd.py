@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def schema(
     field: Annotated[
-        str | None, typer.Argument(help="Show one field with its codes, e.g. 'sex'.")
+        str | None,
+        typer.Argument(help="Show one field with its codes, e.g. 'sex'.", metavar="FIELD"),
     ] = None,
     fmt: Annotated[
         SchemaFormat, typer.Option("--format", "-f", help="table, json or yaml.")

@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Export files, folders or globs.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Export files, folders or globs.", metavar="FILE")
+    ],
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Mapping file (default: by match:).")
     ] = None,

@@ -38,6 +38,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tce_cli import yamlio
 from tce_cli.errors import ConfigError, PeriodError
 from tce_cli.findings import RULES, FindingCode, Severity, empty_findings
 from tce_cli.periods import Period, parse_period
@@ -290,19 +291,11 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text.", hint="Save the file as UTF-8.") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(
-            f"{path}: {where}malformed YAML.",
-            hint="Check indentation and quoting (a reason containing ':' needs quotes).",
-        ) from None
+    return yamlio.read(
+        path,
+        ConfigError,
+        hint="Check indentation and quoting (a reason containing ':' needs quotes).",
+    )
 
 
 def render_acks(acks: AckFile) -> str:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from tce_cli import yamlio
 from tce_cli.draft.headers import HeaderScorer
 from tce_cli.schema import load_schema
 
@@ -103,8 +102,7 @@ def parse_vocabulary(data: dict[str, Any]) -> Vocabulary:
 def load_vocabulary() -> Vocabulary:
     """Load the packaged drafting vocabulary (cached)."""
     text = resources.files("tce_cli").joinpath("data/synonyms.yaml").read_text("utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return parse_vocabulary(yaml.load(text, Loader=loader))
+    return parse_vocabulary(yamlio.parse(text))
 
 
 @functools.cache

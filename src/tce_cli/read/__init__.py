@@ -10,13 +10,11 @@ number Excel shows, so findings can point at the right row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tce_cli.errors import ConfigError, InputFileError
 from tce_cli.read import _sniff
-from tce_cli.read._csv import empty_file, read_csv_grid
+from tce_cli.read._csv import read_csv_grid
 from tce_cli.read._model import ROW_COLUMN, Format, RawTable, ReadInfo
 from tce_cli.read._profile import profile_table
 from tce_cli.read._table import Layout, build_layout, detect_header
@@ -63,20 +61,18 @@ def read_table(
     """
     path = Path(path)
     _check_options(header_row, format)
-    fmt = _sniff.detect_format(path, _head(path), format)
+    head = _head(path)
+    fmt = _sniff.detect_format(path, head, format)
     if fmt == "xlsx":
         return _read_xlsx(path, sheet=sheet, header_row=header_row)
-    return _read_csv(path, encoding=encoding, delimiter=delimiter, header_row=header_row)
+    return _read_csv(path, head, encoding=encoding, delimiter=delimiter, header_row=header_row)
 
 
 def _read_csv(
-    path: Path, *, encoding: str | None, delimiter: str | None, header_row: int | None
+    path: Path, head: bytes, *, encoding: str | None, delimiter: str | None, header_row: int | None
 ) -> RawTable:
-    raw = _read_bytes(path)
-    if not raw[:4096].strip() and not raw.strip():
-        raise empty_file(path)
-    _sniff.check_text(path, raw[:8192])
-    grid, meta = read_csv_grid(path, raw, encoding=encoding, delimiter=delimiter)
+    _sniff.check_text(path, head)
+    grid, meta = read_csv_grid(path, encoding=encoding, delimiter=delimiter)
     layout = build_layout(grid, name=path.name, header_row=header_row)
     return _raw_table(path, "csv", layout, meta.encoding, meta.delimiter, meta.line_endings, None)
 
@@ -135,22 +131,5 @@ def _head(path: Path) -> bytes:
         raise InputFileError(
             f"{path} is a folder, not a file.", hint="Give the path of a .csv or .xlsx file."
         )
-    with _readable(path), path.open("rb") as handle:
+    with _sniff.readable(path), path.open("rb") as handle:
         return handle.read(8192)
-
-
-def _read_bytes(path: Path) -> bytes:
-    with _readable(path):
-        return path.read_bytes()
-
-
-@contextmanager
-def _readable(path: Path) -> Iterator[None]:
-    """Turn a permission error into an InputFileError naming the file."""
-    try:
-        yield
-    except PermissionError:
-        raise InputFileError(
-            f"{path.name} cannot be read (permission denied).",
-            hint="Close it in Excel if it is open there, and check you may read it.",
-        ) from None

@@ -1,10 +1,12 @@
-"""Read CSV bytes into a grid of raw text cells, one row per record, with each row's cell count.
+"""Read a CSV file into a grid of raw text cells, one row per record, with each row's cell count.
 
-Polars parses the records; a second, cheap read of the file as plain lines tells how the
-file uses quotes, how many cells each record has, the line endings, and which columns may
-need stripping (see _lines). A file whose quoting Polars would misread (a quote opening
-mid-value, text after a closing quote) is parsed by Python's csv module instead, which
-reads leniently, as Excel does; it is slower but such files are rare.
+One pass over the bytes (in chunks) checks the encoding and counts line breaks; a read of the
+file as plain lines tells how it uses quotes and how many cells each record has (see _lines);
+Polars then parses the records. Both reads go piece by piece (see _chunks), so a UTF-8 file's
+text is never held whole; other encodings are converted to UTF-8 in memory first. A file
+whose quoting Polars would misread (a quote opening mid-value, text after a closing quote) is
+parsed by Python's csv module instead, which reads leniently, as Excel does; it is slower but
+such files are rare.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from pathlib import Path
 import polars as pl
 
 from tce_cli.errors import InputFileError
-from tce_cli.read import _lines, _sniff
-from tce_cli.read._model import Grid
+from tce_cli.read import _chunks, _lines, _sniff
+from tce_cli.read._model import ROW_COLUMN, Grid
+from tce_cli.read._table import HEADER_SCAN_ROWS
 
 MAX_COLUMNS = 16_384  # Excel's limit; more cells in a row means a wrong delimiter
-_SLACK = 8  # extra columns parsed beyond the widest sampled record, so rare long rows fit
 
 
 @dataclass(frozen=True)
@@ -36,33 +38,53 @@ class CsvMeta:
 
 
 def read_csv_grid(
-    path: Path, raw: bytes, *, encoding: str | None, delimiter: str | None
+    path: Path, *, encoding: str | None, delimiter: str | None
 ) -> tuple[Grid, CsvMeta]:
     """Decode, sniff and parse a CSV file into a grid of raw cells.
+
+    A UTF-8 file (BOM or not) without NULs or bare CRs among LFs is parsed straight from
+    disk; any other file is read into memory and converted to UTF-8 first.
 
     Raises:
         InputFileError: undecodable bytes, an empty file, or quoting that never closes.
     """
-    data, used = _sniff.to_utf8(path, raw, encoding)
-    data = _sniff.strip_nuls(data)
-    if not data[:4096].strip() and not data.strip():
+    source: Path | bytes = path
+    found = None
+    if encoding is None or _sniff.canonical_encoding(encoding) in ("utf-8", "utf-8-sig"):
+        with _sniff.readable(path):
+            found = _sniff.probe_file(path)
+    if found is not None and found.blank:
         raise empty_file(path)
-    eol = "\n" if b"\n" in data else "\r"
-    sample = _sniff.text_sample(data)
+    if found is not None and found.utf8 and not found.nul and not _lone_crs(found):
+        used = "utf-8-sig" if found.bom else "utf-8"
+        sample = _sniff.text_sample(_head(path).removeprefix(_sniff.UTF8_BOM))
+    else:
+        raw = _read_bytes(path)
+        data, used = _sniff.to_utf8(path, raw, encoding)
+        del raw
+        data = _sniff.strip_nuls(data)
+        found = _sniff.probe_bytes(data)
+        if found.blank:
+            raise empty_file(path)
+        sample = _sniff.text_sample(data)
+        source = _sniff.lone_cr_to_lf(data) if _lone_crs(found) else data
+    eol = "\n" if found.lf else "\r"
     delim = _sniff.normalise_delimiter(delimiter) if delimiter else _sniff.sniff_delimiter(sample)
-    width = _sample_width(sample, delim)
-    lines = _lines.read_lines(data, eol)
-    counts = _line_ending_counts(data, lines, eol)
-    if counts["CR"] and eol == "\n":  # bare CRs among LFs: outside quotes they end rows
-        data = _sniff.lone_cr_to_lf(data)
-        lines = _lines.read_lines(data, eol)
-    odd_breaks = counts["CR"] > 0 or (eol == "\r" and b"\n" in data)
-    grid = _polars_grid(data, lines, delim, eol, width, odd_breaks)
-    if grid is None:
-        grid = _python_grid(path, data, delim, width)
+    _check_width(max(_sniff.sample_cell_counts(sample, delim), default=1))
+    counts = found.line_ending_counts()
+    lines = _lines.read_lines(source, eol, delim, quotes=found.quote, ascii=found.ascii)
+    odd = found.controls or (found.tab and delim != "\t") or lines.odd_spaces
     label = _sniff.line_ending_label(counts)
-    if label == "mixed" and b'"' in data:
-        label = _sniff.line_ending_label(_outside_quotes(counts, grid.frame))
+    breaks = label == "mixed" and found.quote  # then breaks inside values are not counted
+    grid = _polars_grid(
+        source, lines, delim, eol, odd_breaks=counts["CR"] > 0, odd=odd, breaks=breaks
+    )
+    if grid is None:
+        data = source if isinstance(source, bytes) else _read_bytes(path)
+        grid = _python_grid(path, data.removeprefix(_sniff.UTF8_BOM), delim, breaks=breaks)
+    if grid.breaks is not None:
+        inside = grid.breaks
+        label = _sniff.line_ending_label({k: counts[k] - inside[k] for k in counts})
     return grid, CsvMeta(encoding=used, delimiter=delim, line_endings=label)
 
 
@@ -73,10 +95,19 @@ def empty_file(path: Path) -> InputFileError:
     )
 
 
-def _sample_width(sample: str, delim: str) -> int:
-    widest = max(_sniff.sample_cell_counts(sample, delim), default=1)
-    _check_width(widest)
-    return widest + _SLACK
+def _lone_crs(found: _sniff.Probe) -> bool:
+    """Bare CRs among LF line breaks: outside quotes they end rows, so they become LFs."""
+    return bool(found.lf) and found.cr > found.crlf
+
+
+def _head(path: Path) -> bytes:
+    with _sniff.readable(path), path.open("rb") as handle:
+        return handle.read(_sniff.SAMPLE_BYTES + len(_sniff.UTF8_BOM) + 1)
+
+
+def _read_bytes(path: Path) -> bytes:
+    with _sniff.readable(path):
+        return path.read_bytes()
 
 
 def _check_width(widest: int) -> None:
@@ -87,67 +118,66 @@ def _check_width(widest: int) -> None:
         )
 
 
-def _line_ending_counts(data: bytes, lines: pl.DataFrame, eol: str) -> dict[str, int]:
-    """Count CRLF, bare LF and bare CR line breaks in the whole file (quotes ignored).
-
-    Polars drops one CR before each LF it splits on, so the CRs left inside the lines are
-    the bare ones; every other CR belongs to a CRLF.
-    """
-    if eol == "\r":
-        return {"CRLF": 0, "LF": 0, "CR": data.count(b"\r")}
-    n_lf = lines.height - (0 if data.endswith(b"\n") else 1)
-    if b"\r" not in data:
-        return {"CRLF": 0, "LF": n_lf, "CR": 0}
-    trailing = 1 if data.endswith(b"\r") else 0
-    bare = int(lines["line"].str.count_matches("\r", literal=True).sum()) + trailing
-    crlf = data.count(b"\r") - bare
-    return {"CRLF": crlf, "LF": n_lf - crlf, "CR": bare}
-
-
 def _polars_grid(
-    data: bytes,
-    lines: pl.DataFrame,
+    source: Path | bytes,
+    lines: _lines.Lines,
     delim: str,
     eol: str,
-    width: int,
+    *,
     odd_breaks: bool,
+    odd: bool,
+    breaks: bool,
 ) -> Grid | None:
     """Parse with Polars; return None when Polars cannot be trusted (the caller falls back).
 
     ``odd_breaks`` says the file has line breaks that are not row ends (bare CRs, or LFs in
-    a CR file), which may sit at the edge of a value and so need stripping.
+    a CR file), which may sit at the edge of a value and so need stripping; ``odd`` that it
+    holds whitespace other than spaces and line breaks; ``breaks`` asks for the line breaks
+    inside values to be counted.
     """
-    quoting = _lines.scan_quoting(data, lines, delim)
+    quoting = _lines.scan_quoting(lines, delim)
     if quoting.mode == "broken":
         return None
+    records = lines.height if quoting.inside is None else int((~quoting.inside).sum())
+    cells = _lines.cell_counts(lines, quoting, delim, records)
+    if cells is None:
+        return None
+    top = cells.max()
+    widest = top if isinstance(top, int) and top > 0 else 1
+    _check_width(widest)
     quote = None if quoting.mode == "literal" else '"'
-    frame = _parse(data, delim, eol, width, quote)
-    for _ in range(3):
-        if frame is None:
-            return None
-        cells = _lines.cell_counts(lines, frame, quoting, delim)
-        if cells is None:
-            return None
-        top = cells.max()
-        widest = top if isinstance(top, int) and top > 0 else 1
-        _check_width(widest)
-        if widest <= width:
-            frame = frame.select(frame.columns[:widest])
-            plain = lines.height == frame.height and not odd_breaks
-            strip = _lines.columns_to_strip(data, lines, frame, delim, plain_lines=plain)
-            return Grid(frame=frame, cells=cells, strip=strip)
-        width = widest
-        frame = _parse(data, delim, eol, width, quote)
-    return None
-
-
-def _parse(data: bytes, delim: str, eol: str, width: int, quote: str | None) -> pl.DataFrame | None:
-    """Parse every record as text; None if Polars refuses the file."""
+    strip_all = odd or odd_breaks or lines.height != records
     try:
-        return pl.read_csv(
-            data,
+        grid = _parse(source, delim, eol, widest, quote, strip_all=strip_all, breaks=breaks)
+    except pl.exceptions.PolarsError:
+        return None
+    return grid.with_cells(cells) if grid.frame.height == records else None
+
+
+def _parse(
+    source: Path | bytes,
+    delim: str,
+    eol: str,
+    width: int,
+    quote: str | None,
+    *,
+    strip_all: bool,
+    breaks: bool,
+) -> Grid:
+    """Parse every record as text, piece by piece, numbering the records from 1.
+
+    Each piece is stripped as it is parsed (every column with ``strip_all``, else only the
+    columns where a cell starts or ends with a space), so a file's text is held once.
+    """
+    schema = {f"c{i}": pl.String for i in range(width)}
+    frames: list[pl.DataFrame] = []
+    head: pl.DataFrame | None = None
+    inside = dict.fromkeys(("CRLF", "LF", "CR"), 0)
+    for piece in _chunks.pieces(source, eol, quoted=quote is not None):
+        frame = pl.read_csv(
+            piece,
             has_header=False,
-            schema={f"c{i}": pl.String for i in range(width)},
+            schema=schema,
             separator=delim,
             eol_char=eol,
             quote_char=quote,
@@ -155,23 +185,34 @@ def _parse(data: bytes, delim: str, eol: str, width: int, quote: str | None) -> 
             missing_columns="insert",
             truncate_ragged_lines=True,
             raise_if_empty=False,
+            row_index_name=ROW_COLUMN,
+            row_index_offset=sum(f.height for f in frames) + 1,
         )
-    except pl.exceptions.PolarsError:
-        return None
+        del piece
+        cells = frame.drop(ROW_COLUMN)
+        if head is None or head.height < HEADER_SCAN_ROWS:  # the first rows, as written
+            top = cells.head(HEADER_SCAN_ROWS)
+            head = top if head is None else pl.concat([head, top]).head(HEADER_SCAN_ROWS)
+        if breaks:
+            crlf = int(_lines.count_in_values(cells, "\r\n").sum())
+            inside["CRLF"] += crlf
+            inside["LF"] += int(_lines.count_in_values(cells, "\n").sum()) - crlf
+            inside["CR"] += int(_lines.count_in_values(cells, "\r").sum()) - crlf
+        targets = cells.columns if strip_all else _lines.padded_columns(cells)
+        frames.append(
+            frame.with_columns(
+                pl.col(ROW_COLUMN).cast(pl.Int64),
+                pl.col(targets).str.strip_chars().replace("", None),
+            )
+        )
+    if not frames:
+        frames.append(pl.DataFrame(schema={ROW_COLUMN: pl.Int64, **schema}))
+    frame = pl.concat(frames, how="vertical", rechunk=False)
+    counted = inside if breaks else None
+    return Grid(frame=frame, cells=None, stripped=True, head=head, breaks=counted)
 
 
-def _outside_quotes(counts: dict[str, int], frame: pl.DataFrame) -> dict[str, int]:
-    """Subtract the line breaks inside quoted values from the whole-file counts."""
-    crlf = int(_lines.count_in_values(frame, "\r\n").sum())
-    inside = {
-        "CRLF": crlf,
-        "LF": int(_lines.count_in_values(frame, "\n").sum()) - crlf,
-        "CR": int(_lines.count_in_values(frame, "\r").sum()) - crlf,
-    }
-    return {kind: counts[kind] - inside[kind] for kind in counts}
-
-
-def _python_grid(path: Path, data: bytes, delim: str, width: int) -> Grid:
+def _python_grid(path: Path, data: bytes, delim: str, *, breaks: bool) -> Grid:
     """Read leniently with Python's csv module, as Excel would, for files Polars would misread.
 
     The records are written back out with standard quoting and that text is parsed as usual,
@@ -189,8 +230,8 @@ def _python_grid(path: Path, data: bytes, delim: str, width: int) -> Grid:
             hint='A quote mark (") inside a quoted value must be doubled (""). Fix that row.',
         )
     fixed = out.getvalue().encode("utf-8")
-    lines = _lines.read_lines(fixed, "\n")
-    grid = _polars_grid(fixed, lines, delim, "\n", width, odd_breaks=True)
+    lines = _lines.read_lines(fixed, "\n", delim, quotes=b'"' in fixed, ascii=fixed.isascii())
+    grid = _polars_grid(fixed, lines, delim, "\n", odd_breaks=True, odd=True, breaks=breaks)
     if grid is None:  # pragma: no cover - standard quoting always parses
         raise InputFileError(
             f"{path.name} could not be read as CSV.", hint="Open it in Excel and save it again."

@@ -2,40 +2,88 @@
 
 Polars parses CSV records fast but cannot say how many cells a record had (``1,2`` and
 ``1,2,`` give the same row), and it splits records at a quote in the middle of unquoted
-text, which Excel treats as an ordinary character. Reading the file a second time as one
-string per line is cheap; string expressions on those lines then tell how the file uses
-quotes and how many cells each record has, without a Python loop over rows.
+text, which Excel treats as an ordinary character. Reading the file as one string per line,
+piece by piece, gives a few numbers per line (quotes, delimiters) without holding the file's
+text: only the lines that hold a quote keep theirs. Expressions on
+those numbers then tell how the file uses quotes and how many cells each record has, without
+a Python loop over rows.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
+from tce_cli.read import _chunks
+
 LINE = pl.col("line")
+TEXT = pl.col("text")
 _Q = '"'
 _UNICODE_SPACE = r"[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
-def read_lines(data: bytes, eol: str) -> pl.DataFrame:
-    """Read the file as physical lines, one string each (quotes ignored, line break dropped).
+@dataclass(frozen=True)
+class Lines:
+    """Per physical line (quotes ignored, line break dropped): ``delims`` (delimiters on the
+    line) and, when the file holds quotes, ``quotes`` (quote characters), ``opens`` (a quote
+    at the start of the line or just after a delimiter), ``escaped`` (holds ``""``) and
+    ``text`` (the line itself, for lines holding a quote; null otherwise). ``odd_spaces``
+    says whether a line holds whitespace other than spaces, tabs and line breaks
+    (no-break and other Unicode spaces)."""
 
-    Polars drops one CR before each LF it splits on; the NUL separator never occurs (NULs
-    are stripped first), so each line is a single field.
+    stats: pl.DataFrame
+    odd_spaces: bool
+
+    @property
+    def height(self) -> int:
+        return self.stats.height
+
+
+def read_lines(source: Path | bytes, eol: str, delim: str, *, quotes: bool, ascii: bool) -> Lines:
+    """Read the file as physical lines and keep a few numbers per line (see Lines).
+
+    Reads the file in pieces: its text is never held whole. Polars drops one CR before each
+    LF it splits on; the NUL separator never occurs (NULs are stripped first), so each line
+    is a single field.
     """
-    return pl.read_csv(
-        data,
-        has_header=False,
-        schema={"line": pl.String},
-        separator="\x00",
-        eol_char=eol,
-        quote_char=None,
-        empty_string_is_null=False,
-        raise_if_empty=False,
-    )
+    columns = [LINE.str.count_matches(delim, literal=True).cast(pl.Int64).alias("delims")]
+    if quotes:
+        count = LINE.str.count_matches(_Q, literal=True).cast(pl.Int64)
+        opens = LINE.str.starts_with(_Q) | LINE.str.contains(delim + _Q, literal=True)
+        columns += [
+            count.alias("quotes"),
+            (opens & (count > 0)).alias("opens"),
+            LINE.str.contains('""', literal=True).alias("escaped"),  # or an empty cell
+            pl.when(count > 0).then(LINE).alias("text"),
+        ]
+    if not ascii:
+        wide = LINE.str.len_bytes() != LINE.str.len_chars()
+        columns.append((wide & LINE.str.contains(_UNICODE_SPACE)).alias("odd"))
+    parts = [
+        pl.read_csv(
+            piece,
+            has_header=False,
+            schema={"line": pl.String},
+            separator="\x00",
+            eol_char=eol,
+            quote_char=None,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+        .lazy()
+        .select(LINE.fill_null(""))
+        .select(columns)
+        .collect(engine="in-memory")
+        for piece in _chunks.pieces(source, eol, quoted=False)
+    ]
+    empty = pl.DataFrame(schema={"line": pl.String}).lazy().select(columns).collect()
+    stats = pl.concat(parts, rechunk=True) if parts else empty
+    odd = "odd" in stats.columns and bool(stats["odd"].any())
+    return Lines(stats=stats.drop("odd", strict=False), odd_spaces=odd)
 
 
 @dataclass(frozen=True)
@@ -45,50 +93,39 @@ class Quoting:
     ``mode`` is "none" (no quote character), "literal" (quotes occur but never open a field,
     so they are ordinary characters), "rfc" (every line fits RFC 4180 quoting) or "broken"
     (anything else, such as a quote opening mid-value: Polars would split records where
-    Excel does not). For "rfc": ``inside`` flags lines that start inside a quoted value,
-    ``quotes`` counts each line's quotes, and ``escaped`` flags lines holding ``""``: an
-    escaped quote inside a value (or an empty quoted cell).
+    Excel does not). For "rfc", ``inside`` flags the lines that start inside a quoted value
+    and ``after`` those that end inside one.
     """
 
     mode: Literal["none", "literal", "rfc", "broken"]
     inside: pl.Series | None = None
-    quotes: pl.Series | None = None
-    escaped: pl.Series | None = None
+    after: pl.Series | None = None
 
 
-def scan_quoting(data: bytes, lines: pl.DataFrame, delim: str) -> Quoting:
+def scan_quoting(lines: Lines, delim: str) -> Quoting:
     """Work out how the file uses quotes (see Quoting).
 
     Whether a line starts inside a quoted value follows from the parity of the quotes
-    before it. Each line holding a quote (or inside a quoted value) must then match the
-    RFC 4180 pattern for where it starts and ends: quoted fields whose quotes are doubled
-    inside, unquoted fields with no quote at all.
+    before it. Each line holding a quote must then match the RFC 4180 pattern for where it
+    starts and ends: quoted fields whose quotes are doubled inside, unquoted fields with no
+    quote at all (a line without a quote always fits).
     """
-    if _Q.encode() not in data:
+    stats = lines.stats
+    if "quotes" not in stats.columns or not (stats["quotes"] > 0).any():
         return Quoting("none")
-    has = lines.select(LINE.str.contains(_Q, literal=True)).to_series()
-    first = LINE.str.starts_with(_Q) | LINE.str.contains(delim + _Q, literal=True)
-    stats = lines.filter(has).select(  # most lines of most files have no quote
-        LINE.str.count_matches(_Q, literal=True).cast(pl.Int64).alias("quotes"),
-        first.alias("opens"),
-        LINE.str.contains('""', literal=True).alias("escaped"),  # or an empty cell
-    )
     if not stats["opens"].any():
         return Quoting("literal")
-    where = has.arg_true()
-    quotes = pl.repeat(0, lines.height, dtype=pl.Int64, eager=True).scatter(where, stats["quotes"])
-    escaped = pl.repeat(False, lines.height, eager=True).scatter(where, stats["escaped"])
-    after = (quotes.cum_sum() % 2 == 1).alias("after")
+    after = (stats["quotes"].cum_sum() % 2 == 1).alias("after")
     inside = after.shift(1, fill_value=False).alias("before")
-    if not _fits_rfc(lines.with_columns(quotes.alias("quotes"), inside, after), delim):
+    if not _fits_rfc(stats.select(TEXT).with_columns(inside, after), delim):
         return Quoting("broken")
-    return Quoting("rfc", inside=inside, quotes=quotes, escaped=escaped)
+    return Quoting("rfc", inside=inside, after=after)
 
 
 def _fits_rfc(lines: pl.DataFrame, delim: str) -> bool:
-    """Check lines with quotes (or inside quoted values) against RFC 4180, by where they
-    start and end: outside or inside a quoted value. A line that starts and ends inside
-    may close that value, hold whole fields, and open the next one."""
+    """Check lines with quotes against RFC 4180, by where they start and end: outside or
+    inside a quoted value. A line that starts and ends inside may close that value, hold
+    whole fields, and open the next one."""
     esc = re.escape(delim)
     d = f"[{esc}]"
     field = f'(?:"(?:[^"]|"")*"|[^"{esc}]*)'
@@ -100,70 +137,48 @@ def _fits_rfc(lines: pl.DataFrame, delim: str) -> bool:
         (True, True): f'^{quoted}(?:"(?:{d}{field})*{d}"{quoted})?$',
     }
     before, after = pl.col("before"), pl.col("after")
-    todo = lines.filter((pl.col("quotes") > 0) | before | after)
+    todo = lines.filter(TEXT.is_not_null())
     for (start, end), pattern in patterns.items():
         part = todo.filter((before == start) & (after == end))
-        if part.height and not part.select(LINE.str.contains(pattern).all()).item():
+        if part.height and not part.select(TEXT.str.contains(pattern).all()).item():
             return False
     return True
 
 
-def cell_counts(
-    lines: pl.DataFrame, frame: pl.DataFrame, quoting: Quoting, delim: str
-) -> pl.Series | None:
+def cell_counts(lines: Lines, quoting: Quoting, delim: str, records: int) -> pl.Series | None:
     """Count each record's cells; None if the lines do not line up with Polars' records.
 
-    For a record on one line, lengths are enough: the line is its values plus one byte per
-    delimiter plus two quotes per quoted value plus one per doubled quote, so
-    cells = line length - value lengths - quotes in line + quotes in values + 1. Every line
-    fits RFC 4180 (scan_quoting checked), so values hold quotes only where the line holds
-    "", and only those rows need their values scanned. Records on several lines have their
-    delimiters counted instead.
+    A record's cells are one more than its delimiters outside quoted values. Lines without
+    a quote have all their delimiters outside (or, within a quoted value spanning lines,
+    all inside); on lines with quotes the quoted values are cut out first, closing or
+    opening the one the line starts or ends inside.
     """
-    line_len = lines["line"].str.len_bytes().cast(pl.Int64)
-    value_len = frame.select(
-        pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).cast(pl.Int64)
-    ).to_series()
-    if quoting.inside is None or quoting.quotes is None or quoting.escaped is None:
-        if lines.height != frame.height:
+    stats = lines.stats
+    if quoting.inside is None or quoting.after is None:
+        if lines.height != records:
             return None
-        return (line_len - value_len + 1).alias("cells")
-    starts = (~quoting.inside).arg_true()
-    if starts.len() != frame.height:
+        return (stats["delims"] + 1).alias("cells")
+    if int((~quoting.inside).sum()) != records:
         return None
-    ends = pl.concat([starts.slice(1), pl.Series([lines.height], dtype=starts.dtype)])
-    multi = (ends - starts) > 1
-    cells = (line_len - quoting.quotes).gather(starts) - value_len + 1
-    rows = (quoting.escaped.gather(starts) & ~multi).arg_true()
-    if rows.len():
-        cells = cells.scatter(rows, cells.gather(rows) + _in_values(frame, _Q, rows))
-    rows = multi.arg_true()
-    if rows.len():
-        cells = cells.scatter(rows, _delimited(lines, frame, quoting.inside, rows, delim))
-    return cells.alias("cells")
-
-
-def _in_values(frame: pl.DataFrame, needle: str, rows: pl.Series) -> pl.Series:
-    """Count ``needle`` inside the values of the given rows (row numbers, ascending)."""
-    if rows.len() > 0.5 * frame.height:  # picking most rows costs more than scanning all
-        return count_in_values(frame, needle).gather(rows)
-    mask = pl.repeat(False, frame.height, eager=True).scatter(rows, True)
-    return count_in_values(frame.filter(mask), needle)
-
-
-def _delimited(
-    lines: pl.DataFrame, frame: pl.DataFrame, inside: pl.Series, rows: pl.Series, delim: str
-) -> pl.Series:
-    """Count cells of the given records: delimiters on their lines minus those in values."""
-    record = ((~inside).cast(pl.Int64).cum_sum() - 1).alias("record")
-    wanted = rows.cast(pl.Int64).implode()
-    picked = lines.with_columns(record).filter(pl.col("record").is_in(wanted))
-    per_record = (
-        picked.group_by("record")
-        .agg(LINE.str.count_matches(delim, literal=True).sum().cast(pl.Int64).alias("delims"))
-        .sort("record")
+    inside, after = pl.col("before"), pl.col("after")
+    closed = pl.when(inside).then(pl.lit(_Q) + TEXT).otherwise(TEXT) + pl.when(after).then(
+        pl.lit(_Q)
+    ).otherwise(pl.lit(""))
+    outside = closed.str.replace_all('"(?:[^"]|"")*"', "").str.count_matches(delim, literal=True)
+    per_line = (
+        pl.when(TEXT.is_not_null())
+        .then(outside.cast(pl.Int64))
+        .when(inside)
+        .then(pl.lit(0, dtype=pl.Int64))
+        .otherwise(pl.col("delims"))
     )
-    return per_record["delims"] - _in_values(frame, delim, rows) + 1
+    record = ((~inside).cast(pl.Int64).cum_sum() - 1).alias("record")
+    frame = stats.with_columns(quoting.inside, quoting.after)
+    multi = int((quoting.inside).sum()) > 0
+    counted = frame.select(record, per_line.alias("delims"))
+    if multi:
+        counted = counted.group_by("record", maintain_order=True).agg(pl.col("delims").sum())
+    return (counted["delims"] + 1).alias("cells")
 
 
 def count_in_values(frame: pl.DataFrame, needle: str) -> pl.Series:
@@ -172,27 +187,8 @@ def count_in_values(frame: pl.DataFrame, needle: str) -> pl.Series:
     return frame.select(expr.cast(pl.Int64)).to_series()
 
 
-def columns_to_strip(
-    data: bytes, lines: pl.DataFrame, frame: pl.DataFrame, delim: str, *, plain_lines: bool
-) -> tuple[str, ...] | None:
-    """Name the columns that may hold cells with surrounding whitespace (None: maybe all).
-
-    Spaces are looked for per column, cheaply. Rarer whitespace (tabs, NBSP, line breaks
-    inside values) is looked for in the whole file; if present, every column is stripped.
-    """
-    if not plain_lines or _odd_spaces(data, lines, delim):
-        return None
+def padded_columns(frame: pl.DataFrame) -> list[str]:
+    """Name the columns holding a cell that starts or ends with a space."""
     edges = pl.all().str.starts_with(" ") | pl.all().str.ends_with(" ")
     flags = frame.select(edges.any()).row(0)
-    return tuple(c for c, hit in zip(frame.columns, flags, strict=True) if hit)
-
-
-def _odd_spaces(data: bytes, lines: pl.DataFrame, delim: str) -> bool:
-    """Tell whether the file holds whitespace other than spaces and line breaks."""
-    controls = [b"\x0b", b"\x0c"] + ([b"\t"] if delim != "\t" else [])
-    if any(c in data for c in controls):
-        return True
-    if data.isascii():
-        return False
-    wide = lines.filter(LINE.str.len_bytes() != LINE.str.len_chars())
-    return bool(wide.select(LINE.str.contains(_UNICODE_SPACE).any()).item())
+    return [c for c, hit in zip(frame.columns, flags, strict=True) if hit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,12 +51,19 @@ class RawTable:
 class Grid:
     """Every row of a file as raw text cells, before the header is chosen.
 
-    ``frame`` has columns ``c0..cN`` (``pl.String``, not yet stripped), one row per source row
-    starting at row 1. ``cells`` holds each row's cell count (CSV only: it tells a short row
-    from one with empty trailing cells). ``strip`` names the columns whose cells may have
-    surrounding whitespace; None means any column may (so all are stripped).
+    ``frame`` has columns ``c0..cN`` (``pl.String``), one row per source row starting at
+    row 1; a CSV grid also has ``_row`` (the record number) and is already ``stripped``
+    (cells trimmed, empty -> null), with ``head`` holding its first rows as written.
+    ``cells`` holds each row's cell count (CSV only: it tells a short row from one with
+    empty trailing cells). ``breaks`` counts the line breaks inside values (CSV with mixed
+    line endings only).
     """
 
     frame: pl.DataFrame
     cells: pl.Series | None
-    strip: tuple[str, ...] | None = None
+    stripped: bool = False
+    head: pl.DataFrame | None = None
+    breaks: dict[str, int] | None = None
+
+    def with_cells(self, cells: pl.Series) -> Grid:
+        return dataclasses.replace(self, cells=cells)

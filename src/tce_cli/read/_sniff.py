@@ -8,6 +8,9 @@ import io
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tce_cli.errors import ConfigError, InputFileError
@@ -27,6 +30,18 @@ _ALLOWED = bytes(b for b in range(256) if b >= 32 or b in (9, 10, 11, 12, 13, 26
 _LABELS = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "cp1252": "windows-1252"}
 _LABELS |= {"iso8859-1": "latin-1", "latin-1": "latin-1", "utf-16": "utf-16"}
 _SAVE_HINT = "Open it in Excel and save it as 'Excel Workbook (.xlsx)' or 'CSV UTF-8'."
+
+
+@contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Turn a permission error into an InputFileError naming the file."""
+    try:
+        yield
+    except PermissionError:
+        raise InputFileError(
+            f"{path.name} cannot be read (permission denied).",
+            hint="Close it in Excel if it is open there, and check you may read it.",
+        ) from None
 
 
 def detect_format(path: Path, head: bytes, fmt: Format | None) -> Format:
@@ -133,6 +148,85 @@ def _detect(path: Path, raw: bytes) -> tuple[bytes, str]:
         return raw.decode("cp1252").encode("utf-8"), "windows-1252"
     except UnicodeDecodeError:
         return raw.decode("latin-1").encode("utf-8"), "latin-1"
+
+
+@dataclass
+class Probe:
+    """What one pass over a file's bytes found (counted in 32 MB chunks, never held whole).
+
+    ``utf8`` is False when some byte is not valid UTF-8 (a leading BOM is allowed; ``bom``
+    says which one the file starts with). Line breaks are counted whole-file, quotes ignored.
+    """
+
+    bom: bytes = b""
+    utf8: bool = True
+    ascii: bool = True
+    nul: bool = False
+    blank: bool = True
+    quote: bool = False
+    controls: bool = False
+    tab: bool = False
+    cr: int = 0
+    lf: int = 0
+    crlf: int = 0
+
+    def line_ending_counts(self) -> dict[str, int]:
+        """Count CRLF, bare LF and bare CR line breaks (a CR file: every CR is a break)."""
+        if not self.lf:
+            return {"CRLF": 0, "LF": 0, "CR": self.cr}
+        return {"CRLF": self.crlf, "LF": self.lf - self.crlf, "CR": self.cr - self.crlf}
+
+
+def probe_file(path: Path) -> Probe:
+    """Probe a file's bytes as it is read in chunks (see Probe)."""
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                yield chunk
+
+    return probe(chunks())
+
+
+def probe_bytes(data: bytes) -> Probe:
+    """Probe bytes already in memory (see Probe)."""
+    view = memoryview(data)
+    return probe(bytes(view[i : i + _CHUNK]) for i in range(0, len(data), _CHUNK))
+
+
+def probe(chunks: Iterable[bytes]) -> Probe:
+    """Count and check the bytes of a file given in order as chunks (see Probe)."""
+    found = Probe()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    last = b""
+    for n, chunk in enumerate(chunks):
+        if n == 0:
+            found.bom = next((b for b in (UTF8_BOM, *UTF16_BOMS) if chunk.startswith(b)), b"")
+            chunk = chunk[len(found.bom) :] if found.bom == UTF8_BOM else chunk
+        _count(found, chunk, last)
+        plain = chunk.isascii()
+        found.ascii = found.ascii and plain
+        if found.utf8 and (not plain or decoder.getstate()[0]):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                found.utf8 = False
+        last = chunk[-1:] or last
+    if decoder.getstate()[0]:  # a character cut off at the end of the file
+        found.utf8 = False
+    found.utf8 = found.utf8 and found.bom in (b"", UTF8_BOM)
+    return found
+
+
+def _count(found: Probe, chunk: bytes, last: bytes) -> None:
+    found.cr += chunk.count(b"\r")
+    found.lf += chunk.count(b"\n")
+    found.crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+    found.nul = found.nul or b"\x00" in chunk
+    found.quote = found.quote or b'"' in chunk
+    found.controls = found.controls or b"\x0b" in chunk or b"\x0c" in chunk
+    found.tab = found.tab or b"\t" in chunk
+    found.blank = found.blank and not chunk.replace(b"\x00", b"").strip()
 
 
 def utf8_error(data: bytes) -> int | None:

@@ -42,28 +42,32 @@ def build_layout(grid: Grid, *, name: str, header_row: int | None) -> Layout:
     Raises:
         InputFileError: every cell is empty, or ``header_row`` is past the last row with data.
     """
-    strip = grid.frame.columns if grid.strip is None else grid.strip
-    clean = grid.frame.with_columns(pl.col(strip).str.strip_chars().replace("", None))
-    filled = clean.select(pl.any_horizontal(pl.all().is_not_null())).to_series().arg_true()
+    clean = grid.frame
+    if not grid.stripped:
+        clean = clean.with_columns(pl.exclude(ROW_COLUMN).str.strip_chars().replace("", None))
+    cells = clean.drop(ROW_COLUMN, strict=False)
+    filled = cells.select(pl.any_horizontal(pl.all().is_not_null())).to_series().arg_true()
     if filled.len() == 0:
         raise InputFileError(
             f"{name} has no data: every cell is empty.",
             hint="Check you exported the right file (or sheet) and that it has data.",
         )
     last = int(filled[-1])
-    h = _header_index(clean, name, header_row, last)
+    h = _header_index(cells, name, header_row, last)
     data = clean.slice(h + 1, last - h)
-    width = _header_width(grid, clean, data, h)
-    names, keep = _column_names(clean.row(h), data, width)
-    # One chunk per column: frames whose columns are chunked differently (the parser's many
-    # chunks next to a one-chunk _row) crash some Polars 2.1 streaming queries downstream.
-    frame = data.select(
-        pl.int_range(h + 2, h + 2 + data.height, dtype=pl.Int64).alias(ROW_COLUMN),
-        *(pl.col(f"c{i}").alias(n) for i, n in zip(keep, names, strict=True)),
-    ).rechunk()
+    body = data.drop(ROW_COLUMN, strict=False)
+    width = _header_width(grid, cells, body, h)
+    names, keep = _column_names(cells.row(h), body, width)
+    rows = pl.col(ROW_COLUMN) if ROW_COLUMN in data.columns else _numbers(h + 2, data.height)
+    frame = data.select(rows, *(pl.col(f"c{i}").alias(n) for i, n in zip(keep, names, strict=True)))
+    # One chunk layout for all columns: frames whose columns are chunked differently (the
+    # parser's pieces next to a one-chunk _row) crash some Polars 2.1 streaming queries.
+    if len({s.n_chunks() for s in frame.iter_columns()}) > 1:
+        frame = frame.rechunk()
     blank = frame.filter(pl.all_horizontal(pl.exclude(ROW_COLUMN).is_null()))[ROW_COLUMN]
-    raw = grid.frame.row(h)[:width]
-    headers = clean.row(h)[:width]
+    written = grid.head if grid.head is not None and h < grid.head.height else grid.frame
+    raw = written.drop(ROW_COLUMN, strict=False).row(h)[:width]
+    headers = cells.row(h)[:width]
     return Layout(
         frame=frame,
         header_row=h + 1,
@@ -74,6 +78,10 @@ def build_layout(grid: Grid, *, name: str, header_row: int | None) -> Layout:
         ragged_rows=_ragged(grid, frame, h, width, blank),
         blank_rows=tuple(blank.to_list()),
     )
+
+
+def _numbers(first: int, n: int) -> pl.Expr:
+    return pl.int_range(first, first + n, dtype=pl.Int64).alias(ROW_COLUMN)
 
 
 def _header_index(clean: pl.DataFrame, name: str, header_row: int | None, last: int) -> int:

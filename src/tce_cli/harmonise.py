@@ -7,10 +7,11 @@ columns, so identifiers, date of birth, full postcode, names and notes cannot re
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,17 @@ NOT_PSEUDONYMISED_KEY = b"tce --no-pseudonymise: NOT A SECRET, local testing onl
 
 @dataclass(frozen=True)
 class HarmonisedFile:
+    """One file's accepted rows (store columns) and rejected rows, with what the manifest needs
+    of its mapped rows: ``result.mapped`` is emptied once these are taken, so a run over many
+    files holds the store columns of each, not every file's mapped text."""
+
     result: FileResult
     accepted: pl.DataFrame
     rejected: pl.DataFrame
     sha256: str
+    mapped_rows: int = 0
+    completeness: dict[str, float] = field(default_factory=dict)
+    latest_extract: date | None = None
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -64,7 +72,19 @@ def harmonise_file(result: FileResult, *, key: bytes) -> HarmonisedFile:
             "nothing was written.",
             hint="This is a bug in tce; please report it with the file's layout (not its data).",
         )
-    return HarmonisedFile(result, accepted, rejected, file_sha256(result.path))
+    latest = None
+    if "extract_date" in result.mapped.columns:
+        found = result.mapped.lazy().select(pl.col("extract_date").max()).collect().item()
+        latest = found if isinstance(found, date) else None
+    return HarmonisedFile(
+        result=dataclasses.replace(result, mapped=result.mapped.clear()),
+        accepted=accepted,
+        rejected=rejected,
+        sha256=file_sha256(result.path),
+        mapped_rows=result.mapped.height,
+        completeness=result.completeness(),
+        latest_extract=latest,
+    )
 
 
 def _store_frame(result: FileResult, key: bytes, rejected: pl.Series) -> pl.DataFrame:
@@ -253,25 +273,18 @@ def manifest_entry(files: Sequence[HarmonisedFile], mapping_path: Path | None) -
 
 
 def _latest_extract(files: Sequence[HarmonisedFile]) -> date | None:
-    dates: list[date] = []
-    for h in files:
-        if "extract_date" in h.result.mapped.columns:
-            latest = h.result.mapped["extract_date"].max()
-            if isinstance(latest, date):
-                dates.append(latest)
-    return max(dates) if dates else None
+    return max((h.latest_extract for h in files if h.latest_extract), default=None)
 
 
 def _completeness(files: Sequence[HarmonisedFile]) -> dict[str, float]:
-    total = sum(h.result.mapped.height for h in files)
+    total = sum(h.mapped_rows for h in files)
     if not total:
         return {}
     schema = load_schema()
     required = [f.name for f in schema.mappable_fields if f.required == "Y"]
-    per_file = [(h.result.completeness(), h.result.mapped.height) for h in files]  # once each
     out: dict[str, float] = {}
     for name in required:
-        filled = sum(shares.get(name, 0.0) * n for shares, n in per_file)
+        filled = sum(h.completeness.get(name, 0.0) * h.mapped_rows for h in files)
         out[name] = round(filled / total, 1)
     return out
 

@@ -143,9 +143,15 @@ def _blank_targets(spec: FieldSpec) -> list[str]:
 
 
 def raw_expr(spec: FieldSpec, cols: tuple[str, ...]) -> pl.Expr:
-    """Trimmed source text, null when blank or recoded to blank (e.g. 'n/a': '')."""
-    text = _source_text(spec, cols).cast(pl.String).str.strip_chars()
-    text = pl.when(text == "").then(None).otherwise(text)
+    """Trimmed source text, null when blank or recoded to blank (e.g. 'n/a': '').
+
+    A source column is taken as it is: the readers give every cell trimmed, empty cells as
+    null (tce_cli.read), so trimming it again would only copy the column.
+    """
+    text = _source_text(spec, cols).cast(pl.String)
+    if spec.constant is not None:
+        text = text.str.strip_chars()
+        text = pl.when(text == "").then(None).otherwise(text)
     blanks = _blank_targets(spec)
     if blanks:
         text = pl.when(_norm(text).is_in(blanks)).then(None).otherwise(text)

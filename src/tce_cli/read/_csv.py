@@ -191,7 +191,7 @@ def _parse(
         del piece
         cells = frame.drop(ROW_COLUMN)
         if head is None or head.height < HEADER_SCAN_ROWS:  # the first rows, as written
-            top = cells.head(HEADER_SCAN_ROWS)
+            top = _copy(cells.head(HEADER_SCAN_ROWS))  # not a view that keeps the piece
             head = top if head is None else pl.concat([head, top]).head(HEADER_SCAN_ROWS)
         if breaks:
             crlf = int(_lines.count_in_values(cells, "\r\n").sum())
@@ -207,11 +207,20 @@ def _parse(
         )
     if not frames:
         frames.append(pl.DataFrame(schema={ROW_COLUMN: pl.Int64, **schema}))
-    # One chunk per column: the mapping then runs faster and in less memory (1M rows: 6.2 s
-    # and 1.65 GB peak, against 8.3 s and 2.0 GB on the pieces' 150 chunks).
-    frame = pl.concat(frames, how="vertical", rechunk=False).rechunk()
+    frame = pl.concat(frames, how="vertical", rechunk=False)
+    frames.clear()  # the pieces' buffers now belong to ``frame`` alone, and go as it is rechunked
+    # One chunk per column, a column at a time, so the copy made is one column's rather than
+    # the whole frame's. The mapping then runs faster and in less memory than on the pieces'
+    # many chunks (1M rows: 6.2 s and 1.65 GB peak, against 8.3 s and 2.0 GB).
+    for name in frame.columns:
+        if frame.get_column(name).n_chunks() > 1:
+            frame = frame.with_columns(frame.get_column(name).rechunk())
     counted = inside if breaks else None
     return Grid(frame=frame, cells=None, stripped=True, head=head, breaks=counted)
+
+
+def _copy(frame: pl.DataFrame) -> pl.DataFrame:
+    return pl.DataFrame(frame.rows(), schema=frame.schema, orient="row")
 
 
 def _python_grid(path: Path, data: bytes, delim: str, *, breaks: bool) -> Grid:

@@ -58,7 +58,7 @@ def read_lines(source: Path | bytes, eol: str, delim: str, *, quotes: bool, asci
             count.alias("quotes"),
             (opens & (count > 0)).alias("opens"),
             LINE.str.contains('""', literal=True).alias("escaped"),  # or an empty cell
-            pl.when(count > 0).then(LINE).alias("text"),
+            pl.when(count > 0).then(_own(LINE)).alias("text"),
         ]
     if not ascii:
         wide = LINE.str.len_bytes() != LINE.str.len_chars()
@@ -84,6 +84,12 @@ def read_lines(source: Path | bytes, eol: str, delim: str, *, quotes: bool, asci
     stats = pl.concat(parts, rechunk=True) if parts else empty
     odd = "odd" in stats.columns and bool(stats["odd"].any())
     return Lines(stats=stats.drop("odd", strict=False), odd_spaces=odd)
+
+
+def _own(text: pl.Expr) -> pl.Expr:
+    """The same strings in a buffer of their own. Polars' strings are views into a shared
+    buffer, so keeping a few lines of a piece would otherwise keep the whole piece's text."""
+    return pl.concat_str([text, pl.lit("#")]).str.head(-1)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,24 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from functools import cache
 
 import polars as pl
 
 from tce_cli.periods import Period
+from tce_cli.report.children import (
+    COHORT_FLAGS,
+    H1,
+    H2,
+    POS,
+    CodeSet,
+    clashes,
+    hashes,
+    order_key,
+    ordered,
+)
 from tce_cli.report.model import NOT_RECORDED
+from tce_cli.report.rerefs import History
 from tce_cli.report.vocab import label_expr, labels, nrm_group_expr, referral_group_expr
 from tce_cli.schema import load_schema
 
@@ -76,98 +89,228 @@ NRM_RANK = {
 CURRENT_DAYS = 90
 
 
-class PeriodData:
-    """The stored rows of one period, with cached child-level frames per cohort."""
+HEADLINE = ("risk", "csc", "age")
+"""The representative columns of a headline-only period (all that headline functions use)."""
+DATES = ("episode_start_date", "episode_end_date")
+LISTED = ("types", "actions", "agency_types")
+"""Child columns holding a sorted list of labels (report quarter only)."""
+CODE_SETS = (
+    ("types", "exploitation_types", "exploitation_type"),
+    ("actions", "disruption_actions", "disruption_action"),
+    ("agency_types", "submitting_agency_type", "agency_type"),
+)
+"""(child column, stored column, code list) of the sets of labels a child has."""
 
-    def __init__(self, period: Period, rows: pl.LazyFrame, history: pl.LazyFrame) -> None:
-        """``rows``: this period's stored rows; ``history``: rows of this and earlier periods."""
+
+class PeriodData:
+    """The stored rows of one period, with cached child-level frames per cohort.
+
+    Nothing is read until a frame is asked for. A headline-only period reads fewer columns and
+    its child frames hold only :data:`HEADLINE`, the flags, the missing counts, ``cross`` and
+    ``reref``. :meth:`release` drops everything held.
+    """
+
+    def __init__(
+        self, period: Period, rows: pl.LazyFrame, history: History, *, headline_only: bool
+    ) -> None:
+        """``rows``: this period's stored rows; ``history``: the closed episodes re-referrals
+        are looked up in (this period's are added to it when its rows are read)."""
         self.period = period
-        self.rows = rows.filter(pl.col("person_key").is_not_null())
-        self.history = history
+        self.headline_only = headline_only
+        self._scan = rows
+        self._history = history
+        self._key = H1
+        self._narrow = pl.DataFrame()
+        self._sets: dict[str, CodeSet] = {}
         self._children: dict[Cohort, pl.DataFrame] = {}
         self._agency: dict[Cohort, pl.DataFrame] = {}
 
     def children(self, cohort: Cohort) -> pl.DataFrame:
         """One row per child in ``cohort`` (see the module docstring for how rows collapse)."""
         if cohort not in self._children:
-            self._children[cohort] = _children(self._cohort_rows(cohort), self._rerefs()).collect()
+            rows = self._rows(cohort)
+            grouped = rows.group_by(self._key).agg(self._aggs())
+            self._children[cohort] = self._frame(grouped)
         return self._children[cohort]
 
     def by_agency_type(self, cohort: Cohort) -> pl.DataFrame:
         """One row per child and agency type in ``cohort``: agency_type, current, cross."""
         if cohort not in self._agency:
-            cross = self.children(cohort).select("person_key", "cross").lazy()
-            frame = (
-                self._cohort_rows(cohort)
-                .group_by("person_key", "agency_type")
+            cross = self.children(cohort).select(self._key, "cross")
+            names = dict(enumerate(self._sets["agency_types"].labels))
+            self._agency[cohort] = (
+                self._rows(cohort)
+                .group_by(self._key, "_agency_type")
                 .agg(pl.col("current").any())
-                .join(cross, on="person_key", how="left")
+                .join(cross, on=self._key, how="left")
+                .select(
+                    self._key,
+                    pl.col("_agency_type").replace_strict(names).alias("agency_type"),
+                    "current",
+                    "cross",
+                )
             )
-            self._agency[cohort] = frame.collect()
         return self._agency[cohort]
 
-    def _cohort_rows(self, cohort: Cohort) -> pl.LazyFrame:
-        rows = self.rows.with_columns(_row_columns(self.period.start, self.period.end))
+    def release(self) -> None:
+        """Drop the rows and frames held (they are read again if asked for)."""
+        self._narrow = pl.DataFrame()
+        self._children.clear()
+        self._agency.clear()
+
+    def _rows(self, cohort: Cohort) -> pl.DataFrame:
+        """The rows of ``cohort``, each child's in representative order."""
+        if not self._narrow.width:
+            self._prepare()
         flag = _FILTERS.get(cohort)
-        return rows if flag is None else rows.filter(pl.col(flag).fill_null(False))
+        return self._narrow if flag is None else self._narrow.filter(flag)
 
-    def _rerefs(self) -> pl.LazyFrame:
-        """person_key of children whose new episode follows one closed in the prior 12 months."""
-        closed = (
-            self.history.filter(pl.col("episode_end_date").is_not_null())
-            .select("person_key", pl.col("episode_end_date").alias("prior_end"))
-            .unique()
+    def _prepare(self) -> None:
+        scan = self._scan.filter(pl.col("person_key").is_not_null())
+        coded = [c for n, c, _ in CODE_SETS if not self.headline_only or n == "agency_types"]
+        # codes of rows without a person key too: extra labels are never set, ranks keep order
+        found = self._scan.select("agency_id", *coded).collect()
+        agencies = found.get_column("agency_id").drop_nulls().unique().sort().to_list()
+        sets = [
+            CodeSet.found(name, found.get_column(column), codes)
+            for name, column, codes in CODE_SETS
+            if column in coded
+        ]
+        del found
+        columns = [*self._row_columns(agencies, sets), "record_id"]
+        dates = [d for d in DATES if d not in self._first_sources()]
+        narrow = scan.select(*columns, *dates).collect().rechunk()
+        rerefs = self._history.rerefs(self.period, narrow.select(H1, H2, *DATES, "new_in_period"))
+        key, rows = H1, ordered(narrow.drop(dates), H1)
+        del narrow
+        if clashes(rows):  # two person keys share a hash: group by the text
+            key = "_key"
+            text = scan.select(*columns, pl.col("person_key").alias(key)).collect()
+            rows = ordered(text.rechunk(), key)
+        rows = self._with_rerefs(rows, rerefs, by_pair=key != H1).with_row_index(POS)
+        self._narrow, self._key = rows, key
+        self._sets = {s.name: s for s in sets}
+
+    def _row_columns(self, agencies: list[str], sets: list[CodeSet]) -> list[pl.Expr]:
+        """Per stored row: keys, cohort flags, flags, counts, code bits and the values the
+        child frames take from a chosen row."""
+        agency_types = next(s for s in sets if s.name == "agency_types")
+        return [
+            *hashes(pl.col("person_key")),
+            order_key(agencies),
+            *(pl.col(c).fill_null(False) for c in COHORT_FLAGS),
+            *row_flags(self.period.start, self.period.end),
+            *row_counts(),
+            *([] if self.headline_only else [_nrm_rank(), pl.col("nrm_referral_status")]),
+            agency_types.index().alias("_agency_type"),
+            *(e for s in sets if s.bitwise for e in s.row_flags()),
+            *(pl.col(s.column) for s in sets if not s.bitwise),
+            *(pl.col(c) for c in self._first_sources()),
+        ]
+
+    def _first_sources(self) -> list[str]:
+        """Stored columns the representative values are worked out from."""
+        return _sources(HEADLINE if self.headline_only else REPRESENTATIVE)
+
+    @staticmethod
+    def _with_rerefs(rows: pl.DataFrame, rerefs: pl.DataFrame, *, by_pair: bool) -> pl.DataFrame:
+        """Add ``reref`` to every row: the child is among ``rerefs`` (``_h1``, ``_h2``).
+
+        ``by_pair``: match both hashes (else ``_h1`` alone identifies a child).
+        """
+        if not by_pair:
+            ids = rerefs.get_column(H1).implode()
+            return rows.with_columns(pl.col(H1).is_in(ids).alias("reref"))
+        marked = rerefs.select(H1, H2).unique().with_columns(pl.lit(True).alias("reref"))
+        return rows.join(marked, on=[H1, H2], how="left", maintain_order="left").with_columns(
+            pl.col("reref").fill_null(False)
         )
-        start = pl.col("episode_start_date")
-        return (
-            self.rows.filter(pl.col("new_in_period").fill_null(False))
-            .select("person_key", "episode_start_date")
-            .join(closed, on="person_key")
-            .filter(
-                (pl.col("prior_end") < start) & (pl.col("prior_end") >= start.dt.offset_by("-12mo"))
-            )
-            .select("person_key")
-            .unique()
-            .with_columns(pl.lit(True).alias("reref"))
-        )
+
+    def _aggs(self) -> list[pl.Expr]:
+        pos = pl.col(POS)
+        aggs = [
+            pl.col(self._first_sources()).first(),
+            pos.get(pl.col("missing").arg_max()).alias("_miss"),
+            *(pl.col(f).any() for f in (*FLAGS, "reref")),
+        ]
+        for s in self._sets.values():
+            aggs += [pl.col(b).any() for b in s.bit_columns()] if s.bitwise else [s.collected()]
+        if not self.headline_only:
+            aggs.append(pos.get(pl.col("nrm_rank").arg_max()).alias("_nrm"))
+        return aggs
+
+    def _frame(self, grouped: pl.DataFrame) -> pl.DataFrame:
+        exprs = representative_columns()
+        shown = HEADLINE if self.headline_only else REPRESENTATIVE
+        parts = [grouped.select(self._key, *(exprs[c] for c in shown))]
+        if not self.headline_only:
+            parts.append(pl.DataFrame([self._labels(self._sets[n], grouped) for n in LISTED]))
+        parts += [
+            grouped.select(FLAGS),
+            self._narrow.select(pl.col(MISSING).gather(grouped.get_column("_miss"))),
+        ]
+        if not self.headline_only:
+            nrm = pl.col("nrm_referral_status").gather(grouped.get_column("_nrm"))
+            parts.append(self._narrow.select(nrm.alias("nrm_status")))
+        cross = self._count(self._sets["agency_types"]) >= 2
+        parts.append(grouped.select(cross.alias("cross"), "reref"))
+        return pl.concat(parts, how="horizontal")
+
+    @staticmethod
+    def _labels(codes: CodeSet, grouped: pl.DataFrame) -> pl.Series:
+        """Each child's sorted labels of ``codes``."""
+        if codes.bitwise:
+            return codes.lists(grouped.with_columns(codes.mask().alias("_mask"))["_mask"])
+        return grouped.select(codes.labelled()).to_series()
+
+    @staticmethod
+    def _count(codes: CodeSet) -> pl.Expr:
+        """How many distinct labels of ``codes`` each child has."""
+        if codes.bitwise:
+            return codes.mask().bitwise_count_ones()
+        return codes.labelled().list.len()
 
 
-def _row_columns(start: date, end: date) -> list[pl.Expr]:
-    """Label and flag columns computed on each stored row."""
-    return [*_label_columns(), *_flag_columns(start, end)]
+@cache
+def _sources(columns: tuple[str, ...]) -> list[str]:
+    """The stored columns child ``columns`` are worked out from."""
+    exprs = representative_columns()
+    return sorted({name for c in columns for name in exprs[c].meta.root_names()})
 
 
-def _label_columns() -> list[pl.Expr]:
+@cache
+def representative_columns() -> dict[str, pl.Expr]:
+    """Child column -> its value, from the stored values of the representative row."""
     csc = pl.col("csc_status")
-    return [
-        label_expr("local_authority_code", "local_authority").alias("la"),
-        label_expr("primary_exploitation_type", "exploitation_type").alias("primary_type"),
-        label_expr("risk_level", "risk_level").alias("risk"),
-        label_expr("age_band", "age_band").alias("age_band"),
-        label_expr("sex", "sex").alias("sex"),
-        _ethnicity_group().alias("ethnicity"),
-        label_expr("csc_status", "csc_status").alias("csc"),
-        pl.when(csc.is_null())
+    return {
+        "la": label_expr("local_authority_code", "local_authority").alias("la"),
+        "primary_type": label_expr("primary_exploitation_type", "exploitation_type").alias(
+            "primary_type"
+        ),
+        "risk": label_expr("risk_level", "risk_level").alias("risk"),
+        "age_band": label_expr("age_band", "age_band").alias("age_band"),
+        "sex": label_expr("sex", "sex").alias("sex"),
+        "ethnicity": _ethnicity_group().alias("ethnicity"),
+        "csc": label_expr("csc_status", "csc_status").alias("csc"),
+        "cla": pl.when(csc.is_null())
         .then(pl.lit(NOT_RECORDED))
         .when(csc == "CLA")
         .then(pl.lit("Looked after"))
         .otherwise(pl.lit("Not looked after"))
         .alias("cla"),
-        referral_group_expr().alias("referral_group"),
-        nrm_group_expr().alias("nrm_group"),
-        label_expr("closure_reason", "closure_reason").alias("closure"),
-        label_expr("submitting_agency_type", "agency_type").alias("agency_type"),
-        _label_list("exploitation_types", "exploitation_type").alias("types_l"),
-        _label_list("disruption_actions", "disruption_action").alias("actions_l"),
-        pl.col("home_postcode_district").alias("district"),
-        pl.col("age_at_period_end").alias("age"),
-        (pl.col("episode_end_date") - pl.col("episode_start_date"))
+        "referral_group": referral_group_expr().alias("referral_group"),
+        "nrm_group": nrm_group_expr().alias("nrm_group"),
+        "closure": label_expr("closure_reason", "closure_reason").alias("closure"),
+        "district": pl.col("home_postcode_district").alias("district"),
+        "age": pl.col("age_at_period_end").alias("age"),
+        "episode_days": (pl.col("episode_end_date") - pl.col("episode_start_date"))
         .dt.total_days()
         .alias("episode_days"),
-    ]
+    }
 
 
-def _flag_columns(start: date, end: date) -> list[pl.Expr]:
+def row_flags(start: date, end: date) -> list[pl.Expr]:
+    """The yes/no conditions of each stored row (:data:`FLAGS`)."""
     days_before_end = (pl.lit(end) - pl.col("risk_assessment_date")).dt.total_days()
     education = pl.col("education_status")
     in_quarter = pl.col("nrm_referral_date").is_between(pl.lit(start), pl.lit(end))
@@ -179,13 +322,21 @@ def _flag_columns(start: date, end: date) -> list[pl.Expr]:
         (pl.col("disruption_actions").list.len() > 0).fill_null(False).alias("disrupted"),
         days_before_end.is_between(0, CURRENT_DAYS).fill_null(False).alias("current"),
         in_quarter.fill_null(False).alias("nrm_in_quarter"),
+    ]
+
+
+def row_counts() -> list[pl.Expr]:
+    """The missing-episode counts of a stored row (:data:`MISSING`), nulls as 0."""
+    return [
         pl.col("missing_episodes_count").fill_null(0).alias("missing"),
         pl.col("rhi_offered_count").fill_null(0).alias("rhi_offered"),
         pl.col("rhi_completed_count").fill_null(0).alias("rhi_completed"),
         pl.col("rhi_within_72h_count").fill_null(0).alias("rhi_within_72h"),
-        pl.col("nrm_referral_status").replace_strict(NRM_RANK, default=0).alias("nrm_rank"),
-        pl.col("nrm_referral_status").alias("nrm_status"),
     ]
+
+
+def _nrm_rank() -> pl.Expr:
+    return pl.col("nrm_referral_status").replace_strict(NRM_RANK, default=0).alias("nrm_rank")
 
 
 def _ethnicity_group() -> pl.Expr:
@@ -194,45 +345,3 @@ def _ethnicity_group() -> pl.Expr:
     )
     group = pl.coalesce(pl.col("ethnicity_major_group"), derived)
     return group.replace(labels("ethnicity_major_group")).fill_null(NOT_RECORDED)
-
-
-def _label_list(column: str, codes: str) -> pl.Expr:
-    return pl.col(column).list.eval(pl.element().replace(labels(codes)))
-
-
-def _children(rows: pl.LazyFrame, rerefs: pl.LazyFrame) -> pl.LazyFrame:
-    ordered = rows.sort(
-        pl.col("submitting_agency_type") != "LA_CSC",
-        "episode_start_date",
-        "agency_id",
-        "record_id",
-        descending=[False, True, False, False],
-        nulls_last=True,
-    )
-    children = ordered.group_by("person_key", maintain_order=True).agg(
-        *(pl.col(c).first() for c in REPRESENTATIVE),
-        pl.col("types_l")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .drop_nulls()
-        .unique()
-        .sort()
-        .alias("types"),
-        pl.col("actions_l")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .drop_nulls()
-        .unique()
-        .sort()
-        .alias("actions"),
-        pl.col("agency_type").unique().sort().alias("agency_types"),
-        *(pl.col(f).any() for f in FLAGS),
-        *(
-            pl.col(c).sort_by("missing", descending=True, maintain_order=True).first()
-            for c in MISSING
-        ),
-        pl.col("nrm_status").sort_by("nrm_rank", descending=True, maintain_order=True).first(),
-    )
-    return (
-        children.with_columns((pl.col("agency_types").list.len() >= 2).alias("cross"))
-        .join(rerefs, on="person_key", how="left")
-        .with_columns(pl.col("reref").fill_null(False))
-    )

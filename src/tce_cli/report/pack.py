@@ -27,6 +27,7 @@ from tce_cli.report.quality import (
     quality_table,
     submissions,
 )
+from tce_cli.report.rerefs import History
 from tce_cli.report.store_read import StoreInfo, load_manifest, open_store, scan_rows
 from tce_cli.report.trends import headline_tables, window_periods
 from tce_cli.report.vocab import LA
@@ -198,21 +199,22 @@ def _stamps(*, suppression: bool, pseudonymised: bool) -> tuple[str, ...]:
 
 
 def period_data(store: StoreInfo, period: Period) -> list[tuple[Period, PeriodData | None]]:
-    """The trend window's quarters, each with its data (None when the store lacks it)."""
+    """The trend window's quarters, each with its data (None when the store lacks it).
+
+    Only the last quarter (``period``) is read in full; the earlier ones give headline values.
+    """
     upto = [
         p
         for p in store.periods
         if p.start <= period.start and p.is_financial == period.is_financial
     ]
-    rows = scan_rows(store, upto)
+    history = History(store, upto)
     out: list[tuple[Period, PeriodData | None]] = []
     for q in window_periods(period, store.periods):
-        if not store.has(q):
-            out.append((q, None))
-            continue
-        earlier = [p.slug for p in upto if p.start <= q.start]
-        this = rows.filter(pl.col("period") == q.slug)
-        out.append((q, PeriodData(q, this, rows.filter(pl.col("period").is_in(earlier)))))
+        data = None
+        if store.has(q):
+            data = PeriodData(q, scan_rows(store, [q]), history, headline_only=q != period)
+        out.append((q, data))
     return out
 
 

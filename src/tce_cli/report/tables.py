@@ -40,15 +40,16 @@ def tally(
     weight: str | None = None,
 ) -> Tally:
     """Children (rows of a child frame) or the sum of ``weight``, per combination of ``dims``."""
+    rows = frame.lazy()  # lazily, so only the columns used are filtered
     if where is not None:
-        frame = frame.filter(where)
+        rows = rows.filter(where)
     for dim in dims:
         if dim.explode:
-            frame = frame.explode(dim.column).filter(pl.col(dim.column).is_not_null())
+            rows = rows.explode(dim.column).filter(pl.col(dim.column).is_not_null())
     agg = pl.len() if weight is None else pl.col(weight).sum()
     if not dims:
-        return {(): int(frame.select(agg).item() or 0)}
-    grouped = frame.group_by([d.column for d in dims]).agg(agg.alias("n"))
+        return {(): int(rows.select(agg).collect().item() or 0)}
+    grouped = rows.group_by([d.column for d in dims]).agg(agg.alias("n")).collect()
     return {tuple(str(v) for v in row[:-1]): int(row[-1] or 0) for row in grouped.iter_rows()}
 
 

@@ -44,7 +44,11 @@ def _label(m: Measure) -> str:
 def headline_tables(measures: Sequence[Measure], window: Window) -> tuple[Table, Table]:
     """(headline table, trend table) for the last quarter of ``window``."""
     shown = [m for m in measures if m.headline is not None or m.unavailable]
-    by_quarter = [_values(shown, data) for _, data in window]
+    by_quarter = []
+    for i, (_, data) in enumerate(window):
+        by_quarter.append(_values(shown, data))
+        if data is not None and i < len(window) - 1:
+            data.release()  # earlier quarters give only these values
     period = window[-1][0]
     previous = by_quarter[-2] if len(window) > 1 else [Symbol("x")] * len(shown)
     changes = [

@@ -18,7 +18,8 @@ from typing import Literal
 
 import polars as pl
 
-from tce_cli.read import _chunks
+from tce_cli.read import _chunks, _sniff
+from tce_cli.read._sniff import Probe
 
 LINE = pl.col("line")
 TEXT = pl.col("text")
@@ -43,14 +44,55 @@ class Lines:
         return self.stats.height
 
 
-def read_lines(source: Path | bytes, eol: str, delim: str, *, quotes: bool, ascii: bool) -> Lines:
+def read_lines(source: Path | bytes, eol: str, delim: str, found: Probe | None = None) -> Lines:
     """Read the file as physical lines and keep a few numbers per line (see Lines).
 
     Reads the file in pieces: its text is never held whole. Polars drops one CR before each
     LF it splits on; the NUL separator never occurs (NULs are stripped first), so each line
-    is a single field.
+    is a single field. Polars refuses bytes that are not UTF-8 (PolarsError). ``found``, if
+    given, is filled in with what the bytes hold (see _sniff.Probe), so the file is read once.
     """
-    columns = [LINE.str.count_matches(delim, literal=True).cast(pl.Int64).alias("delims")]
+    parts = []
+    for piece in _chunks.pieces(source, eol):
+        stats = (
+            pl.read_csv(
+                piece,
+                has_header=False,
+                schema={"line": pl.String},
+                separator="\x00",
+                eol_char=eol,
+                quote_char=None,
+                empty_string_is_null=False,
+                raise_if_empty=False,
+            )
+            .lazy()
+            .select(LINE.fill_null(""))
+            .select(_stats(delim, quotes=b'"' in piece, ascii=piece.isascii(), crs=b"\r" in piece))
+            .collect(engine="in-memory")
+        )
+        if found is not None:
+            sums = stats.select(pl.col("len", "crs").sum()).row(0)
+            _sniff.count_piece(found, piece, eol, stats.height, *sums)
+        parts.append(stats.drop("len", "crs"))
+    if not parts:
+        empty = pl.DataFrame(schema={"line": pl.String}).select(_stats(delim))
+        parts.append(empty.drop("len", "crs"))
+    stats = pl.concat(parts, rechunk=True)
+    odd = bool(stats["odd"].any())
+    return Lines(stats=stats.drop("odd"), odd_spaces=odd)
+
+
+def _stats(
+    delim: str, *, quotes: bool = False, ascii: bool = True, crs: bool = False
+) -> list[pl.Expr]:
+    """The numbers kept per line (see Lines), plus ``len`` and ``crs`` (CRs left in the line)
+    for counting line breaks; each computed only when the piece holds what it counts."""
+    zero = pl.lit(0, dtype=pl.Int64)
+    columns = [
+        LINE.str.count_matches(delim, literal=True).cast(pl.Int64).alias("delims"),
+        LINE.str.len_bytes().cast(pl.Int64).alias("len"),
+        (LINE.str.count_matches("\r", literal=True).cast(pl.Int64) if crs else zero).alias("crs"),
+    ]
     if quotes:
         count = LINE.str.count_matches(_Q, literal=True).cast(pl.Int64)
         opens = LINE.str.starts_with(_Q) | LINE.str.contains(delim + _Q, literal=True)
@@ -60,30 +102,19 @@ def read_lines(source: Path | bytes, eol: str, delim: str, *, quotes: bool, asci
             LINE.str.contains('""', literal=True).alias("escaped"),  # or an empty cell
             pl.when(count > 0).then(_own(LINE)).alias("text"),
         ]
-    if not ascii:
+    else:
+        columns += [
+            zero.alias("quotes"),
+            pl.lit(False).alias("opens"),
+            pl.lit(False).alias("escaped"),
+            pl.lit(None, dtype=pl.String).alias("text"),
+        ]
+    if ascii:
+        columns.append(pl.lit(False).alias("odd"))
+    else:
         wide = LINE.str.len_bytes() != LINE.str.len_chars()
         columns.append((wide & LINE.str.contains(_UNICODE_SPACE)).alias("odd"))
-    parts = [
-        pl.read_csv(
-            piece,
-            has_header=False,
-            schema={"line": pl.String},
-            separator="\x00",
-            eol_char=eol,
-            quote_char=None,
-            empty_string_is_null=False,
-            raise_if_empty=False,
-        )
-        .lazy()
-        .select(LINE.fill_null(""))
-        .select(columns)
-        .collect(engine="in-memory")
-        for piece in _chunks.pieces(source, eol, quoted=False)
-    ]
-    empty = pl.DataFrame(schema={"line": pl.String}).lazy().select(columns).collect()
-    stats = pl.concat(parts, rechunk=True) if parts else empty
-    odd = "odd" in stats.columns and bool(stats["odd"].any())
-    return Lines(stats=stats.drop("odd", strict=False), odd_spaces=odd)
+    return columns
 
 
 def _own(text: pl.Expr) -> pl.Expr:
@@ -117,7 +148,7 @@ def scan_quoting(lines: Lines, delim: str) -> Quoting:
     quote at all (a line without a quote always fits).
     """
     stats = lines.stats
-    if "quotes" not in stats.columns or not (stats["quotes"] > 0).any():
+    if not (stats["quotes"] > 0).any():
         return Quoting("none")
     if not stats["opens"].any():
         return Quoting("literal")

@@ -177,17 +177,6 @@ class Probe:
         return {"CRLF": self.crlf, "LF": self.lf - self.crlf, "CR": self.cr - self.crlf}
 
 
-def probe_file(path: Path) -> Probe:
-    """Probe a file's bytes as it is read in chunks (see Probe)."""
-
-    def chunks() -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                yield chunk
-
-    return probe(chunks())
-
-
 def probe_bytes(data: bytes) -> Probe:
     """Probe bytes already in memory (see Probe)."""
     view = memoryview(data)
@@ -216,6 +205,34 @@ def probe(chunks: Iterable[bytes]) -> Probe:
         found.utf8 = False
     found.utf8 = found.utf8 and found.bom in (b"", UTF8_BOM)
     return found
+
+
+def count_piece(
+    found: Probe, piece: bytes, eol: str, lines: int, line_bytes: int, bare: int
+) -> None:
+    """Add a piece of UTF-8 text cut at a line break (see _chunks) to ``found``.
+
+    ``lines``, ``line_bytes`` and ``bare`` are the piece's lines as Polars splits them: how
+    many, their length, and the CRs left in them. Polars drops one CR before each LF, and a
+    CR ending the text, so the line breaks follow without scanning the bytes again.
+    """
+    breaks = lines - (0 if piece.endswith(eol.encode()) else 1)
+    if eol == "\n":
+        last = int(piece.endswith(b"\r"))  # dropped by Polars: a bare CR
+        crlf = len(piece) - line_bytes - breaks - last
+        found.lf += breaks
+        found.crlf += crlf
+        found.cr += crlf + bare + last
+    else:
+        found.cr += breaks + bare
+        found.lf += piece.count(b"\n") if b"\n" in piece else 0
+    found.ascii = found.ascii and piece.isascii()
+    found.nul = found.nul or b"\x00" in piece
+    found.quote = found.quote or b'"' in piece
+    found.controls = found.controls or b"\x0b" in piece or b"\x0c" in piece
+    found.tab = found.tab or b"\t" in piece
+    if found.blank:
+        found.blank = not piece.replace(b"\x00", b"").strip()
 
 
 def _count(found: Probe, chunk: bytes, last: bytes) -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import SHARED
 from tce_cli.errors import ConfigError, InputFileError, TceError
-from tce_cli.read import RawTable, _chunks, read_table, sheet_names
+from tce_cli.read import RawTable, _chunks, _lines, _sniff, read_table, sheet_names
 
 SPECTRUM = SHARED / "corpora" / "csv-spectrum"
 CSVLINT = SHARED / "corpora" / "csvlint"
@@ -595,6 +595,26 @@ def test_any_bytes_read_the_same_in_pieces(
         patch.setattr(_chunks, "CHUNK", size)
         pieced = _outcome(path, **options)
     _same(whole, pieced)
+
+
+_TEXT = st.sampled_from([b"a", b",", b'"', b"\n", b"\r", b"\r\n", b" ", b"\xc3\xa9", b"\t"])
+
+
+@settings(max_examples=PIECE_EXAMPLES, deadline=None)
+@given(chunks=st.lists(_TEXT, min_size=1, max_size=50), size=st.integers(1, 9))
+def test_line_breaks_counted_in_the_line_pass_match_the_bytes(
+    chunks: list[bytes], size: int
+) -> None:
+    """The line pass counts CRLFs from the lengths of the lines Polars splits; a plain count
+    of the bytes must agree, whatever the pieces."""
+    data = b"".join(chunks)
+    want = _sniff.probe_bytes(data)
+    eol = "\n" if want.lf else "\r"
+    got = _sniff.Probe()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_chunks, "CHUNK", size)
+        _lines.read_lines(data, eol, ",", got)
+    assert got == want
 
 
 # --- workbooks ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import io
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,15 +152,10 @@ def _detect(path: Path, raw: bytes) -> tuple[bytes, str]:
 
 @dataclass
 class Probe:
-    """What one pass over a file's bytes found (counted in 32 MB chunks, never held whole).
+    """What a file's text holds, found as it is read (in pieces, never held whole): NULs,
+    quotes, control characters, tabs, whether it is all blank, and its line breaks (counted
+    over the whole file, quotes ignored)."""
 
-    ``utf8`` is False when some byte is not valid UTF-8 (a leading BOM is allowed; ``bom``
-    says which one the file starts with). Line breaks are counted whole-file, quotes ignored.
-    """
-
-    bom: bytes = b""
-    utf8: bool = True
-    ascii: bool = True
     nul: bool = False
     blank: bool = True
     quote: bool = False
@@ -178,32 +173,13 @@ class Probe:
 
 
 def probe_bytes(data: bytes) -> Probe:
-    """Probe bytes already in memory (see Probe)."""
-    view = memoryview(data)
-    return probe(bytes(view[i : i + _CHUNK]) for i in range(0, len(data), _CHUNK))
-
-
-def probe(chunks: Iterable[bytes]) -> Probe:
-    """Count and check the bytes of a file given in order as chunks (see Probe)."""
+    """Probe UTF-8 text already in memory (see Probe), a chunk at a time."""
     found = Probe()
-    decoder = codecs.getincrementaldecoder("utf-8")()
     last = b""
-    for n, chunk in enumerate(chunks):
-        if n == 0:
-            found.bom = next((b for b in (UTF8_BOM, *UTF16_BOMS) if chunk.startswith(b)), b"")
-            chunk = chunk[len(found.bom) :] if found.bom == UTF8_BOM else chunk
+    for start in range(0, len(data), _CHUNK):
+        chunk = data[start : start + _CHUNK]
         _count(found, chunk, last)
-        plain = chunk.isascii()
-        found.ascii = found.ascii and plain
-        if found.utf8 and (not plain or decoder.getstate()[0]):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                found.utf8 = False
-        last = chunk[-1:] or last
-    if decoder.getstate()[0]:  # a character cut off at the end of the file
-        found.utf8 = False
-    found.utf8 = found.utf8 and found.bom in (b"", UTF8_BOM)
+        last = chunk[-1:]
     return found
 
 
@@ -226,7 +202,6 @@ def count_piece(
     else:
         found.cr += breaks + bare
         found.lf += piece.count(b"\n") if b"\n" in piece else 0
-    found.ascii = found.ascii and piece.isascii()
     found.nul = found.nul or b"\x00" in piece
     found.quote = found.quote or b'"' in piece
     found.controls = found.controls or b"\x0b" in piece or b"\x0c" in piece

@@ -72,7 +72,7 @@ def _read_csv(
     path: Path, head: bytes, *, encoding: str | None, delimiter: str | None, header_row: int | None
 ) -> RawTable:
     _sniff.check_text(path, head)
-    grid, meta = read_csv_grid(path, encoding=encoding, delimiter=delimiter)
+    grid, meta = read_csv_grid(path, head, encoding=encoding, delimiter=delimiter)
     layout = build_layout(grid, name=path.name, header_row=header_row)
     return _raw_table(path, "csv", layout, meta.encoding, meta.delimiter, meta.line_endings, None)
 
@@ -122,7 +122,8 @@ def _check_options(header_row: int | None, fmt: str | None) -> None:
 
 
 def _head(path: Path) -> bytes:
-    """Return the first 8 KB of the file, turning missing files and folders into errors."""
+    """Return the file's first bytes (enough for a CSV sample), turning missing files and
+    folders into errors."""
     if not path.exists():
         raise InputFileError(
             f"{path} not found.", hint="Check the path and the file name (and its extension)."
@@ -132,4 +133,4 @@ def _head(path: Path) -> bytes:
             f"{path} is a folder, not a file.", hint="Give the path of a .csv or .xlsx file."
         )
     with _sniff.readable(path), path.open("rb") as handle:
-        return handle.read(8192)
+        return handle.read(_sniff.SAMPLE_BYTES + len(_sniff.UTF8_BOM) + 1)

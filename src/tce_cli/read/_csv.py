@@ -38,9 +38,10 @@ class CsvMeta:
 
 
 def read_csv_grid(
-    path: Path, *, encoding: str | None, delimiter: str | None
+    path: Path, head: bytes, *, encoding: str | None, delimiter: str | None
 ) -> tuple[Grid, CsvMeta]:
-    """Decode, sniff and parse a CSV file into a grid of raw cells.
+    """Decode, sniff and parse a CSV file into a grid of raw cells. ``head``: the file's first
+    bytes, at least _sniff.SAMPLE_BYTES of them when it has that many.
 
     A UTF-8 file (BOM or not) without NULs or bare CRs among LFs is read from disk; any other
     file is read into memory and converted to UTF-8 first.
@@ -50,7 +51,6 @@ def read_csv_grid(
     """
     lines = found = None
     utf8 = encoding is None or _sniff.canonical_encoding(encoding) in ("utf-8", "utf-8-sig")
-    head = _head(path)
     if utf8 and not head.startswith(_sniff.UTF16_BOMS):
         sample = _sniff.text_sample(head.removeprefix(_sniff.UTF8_BOM))
         delim = _delimiter(delimiter, sample)
@@ -128,11 +128,6 @@ def _direct_lines(
 def _lone_crs(found: _sniff.Probe) -> bool:
     """Bare CRs among LF line breaks: outside quotes they end rows, so they become LFs."""
     return bool(found.lf) and found.cr > found.crlf
-
-
-def _head(path: Path) -> bytes:
-    with _sniff.readable(path), path.open("rb") as handle:
-        return handle.read(_sniff.SAMPLE_BYTES + len(_sniff.UTF8_BOM) + 1)
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -4,9 +4,8 @@ Polars parses CSV records fast but cannot say how many cells a record had (``1,2
 ``1,2,`` give the same row), and it splits records at a quote in the middle of unquoted
 text, which Excel treats as an ordinary character. Reading the file as one string per line,
 piece by piece, gives a few numbers per line (quotes, delimiters) without holding the file's
-text: only the lines that hold a quote keep theirs. Expressions on
-those numbers then tell how the file uses quotes and how many cells each record has, without
-a Python loop over rows.
+text: only the lines that hold a quote keep theirs. Expressions on those numbers then tell
+how the file uses quotes and how many cells each record has, without a Python loop over rows.
 """
 
 from __future__ import annotations
@@ -30,11 +29,10 @@ _UNICODE_SPACE = r"[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u300
 @dataclass(frozen=True)
 class Lines:
     """Per physical line (quotes ignored, line break dropped): ``delims`` (delimiters on the
-    line) and, when the file holds quotes, ``quotes`` (quote characters), ``opens`` (a quote
-    at the start of the line or just after a delimiter), ``escaped`` (holds ``""``) and
-    ``text`` (the line itself, for lines holding a quote; null otherwise). ``odd_spaces``
-    says whether a line holds whitespace other than spaces, tabs and line breaks
-    (no-break and other Unicode spaces)."""
+    line), ``quotes`` (quote characters), ``opens`` (a quote at the start of the line or just
+    after a delimiter) and ``text`` (the line itself, for lines holding a quote; null
+    otherwise). ``odd_spaces`` says whether a line holds whitespace other than spaces, tabs
+    and line breaks (no-break and other Unicode spaces)."""
 
     stats: pl.DataFrame
     odd_spaces: bool
@@ -99,14 +97,12 @@ def _stats(
         columns += [
             count.alias("quotes"),
             (opens & (count > 0)).alias("opens"),
-            LINE.str.contains('""', literal=True).alias("escaped"),  # or an empty cell
             pl.when(count > 0).then(_own(LINE)).alias("text"),
         ]
     else:
         columns += [
             zero.alias("quotes"),
             pl.lit(False).alias("opens"),
-            pl.lit(False).alias("escaped"),
             pl.lit(None, dtype=pl.String).alias("text"),
         ]
     if ascii:

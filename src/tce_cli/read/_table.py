@@ -60,8 +60,8 @@ def build_layout(grid: Grid, *, name: str, header_row: int | None) -> Layout:
     names, keep = _column_names(cells.row(h), body, width)
     rows = pl.col(ROW_COLUMN) if ROW_COLUMN in data.columns else _numbers(h + 2, data.height)
     frame = data.select(rows, *(pl.col(f"c{i}").alias(n) for i, n in zip(keep, names, strict=True)))
-    # One chunk layout for all columns: frames whose columns are chunked differently (the
-    # parser's pieces next to a one-chunk _row) crash some Polars 2.1 streaming queries.
+    # One chunk layout for all columns: frames whose columns are chunked differently (a
+    # reader's many chunks next to a one-chunk _row) crash some Polars 2.1 streaming queries.
     if len({s.n_chunks() for s in frame.iter_columns()}) > 1:
         frame = frame.rechunk()
     blank = frame.filter(pl.all_horizontal(pl.exclude(ROW_COLUMN).is_null()))[ROW_COLUMN]

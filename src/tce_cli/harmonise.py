@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,9 @@ class HarmonisedFile:
     accepted: pl.DataFrame
     rejected: pl.DataFrame
     sha256: str
-    mapped_rows: int = 0
-    completeness: dict[str, float] = field(default_factory=dict)
-    latest_extract: date | None = None
+    mapped_rows: int
+    completeness: dict[str, float]
+    latest_extract: date | None
 
     @property
     def counts(self) -> tuple[int, int, int]:

@@ -355,6 +355,7 @@ def run_harmonise(
     """
     from tce_cli.cycle.review import previous_in, review_harmonised
     from tce_cli.pipeline import check_file, mapping_chooser
+    from tce_cli.report.headlines import summarise
 
     harmonised = []
     choose = mapping_chooser(mapping_path, mappings_dir)
@@ -376,7 +377,11 @@ def run_harmonise(
         others = _other_agencies(store, period, run_agencies)
         partitions = build_partitions(harmonised, others)
         store.write_run(
-            period, partitions, generated_at=generated_at, key_fingerprint=key_fingerprint
+            period,
+            partitions,
+            generated_at=generated_at,
+            key_fingerprint=key_fingerprint,
+            summarise=summarise,
         )
     return HarmoniseOutcome(store_root, period, tuple(harmonised))
 
@@ -413,6 +418,7 @@ def run_from_pseudonymised(
 
     from tce_cli.errors import InputFileError
     from tce_cli.export import PROVENANCE_KEY
+    from tce_cli.report.headlines import summarise
 
     store = Store(store_root)
     frames: list[pl.DataFrame] = []
@@ -462,7 +468,9 @@ def run_from_pseudonymised(
             Partition(a, frame, _loaded_entry(entries.get(a), frame), _NO_REJECTED)
             for a, frame in zip(ids, accepted, strict=True)
         ]
-        store.write_run(period, parts, generated_at=generated_at, key_fingerprint=found)
+        store.write_run(
+            period, parts, generated_at=generated_at, key_fingerprint=found, summarise=summarise
+        )
     return parts
 
 

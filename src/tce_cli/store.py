@@ -15,7 +15,7 @@ import re
 import shutil
 import socket
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +140,24 @@ class Partition:
     frame: pl.DataFrame
     manifest_entry: ManifestEntry | Mapping[str, Any]
     rejected: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class PendingPeriod:
+    """A period as a run is about to leave it: what work derived from its rows reads."""
+
+    root: Path
+    period: Period
+    kept: tuple[Path, ...]
+    """Other agencies' partitions of the period, which the run leaves as they are."""
+    frames: Mapping[str, pl.DataFrame]
+    """The run's accepted rows by agency id, in store columns."""
+    manifest: bytes
+    """The period's ``manifest.json`` as the run writes it."""
+
+
+Summariser = Callable[[PendingPeriod], Mapping[str, Writer]]
+"""Work out files derived from a period's rows, written in the same step as the rows."""
 
 
 @dataclass(frozen=True)
@@ -357,6 +375,7 @@ class Store:
         *,
         generated_at: datetime,
         key_fingerprint: str | None,
+        summarise: Summariser | None = None,
     ) -> WriteResult:
         """Write a run's partitions, rejected rows and manifests all-or-nothing.
 
@@ -369,6 +388,8 @@ class Store:
             generated_at: the run's time (UTC); names the dated manifest.
             key_fingerprint: ``pseudonymise.key_fingerprint(key)``, or None for a run made
                 with ``--no-pseudonymise``.
+            summarise: adds files derived from the period's rows as the run leaves them
+                (the report's kept headline values), written with the rest.
 
         Raises:
             StoreError: the frames break the store contract, the key or pseudonymisation
@@ -384,7 +405,17 @@ class Store:
             raise StoreError("The same agency appears twice in one run.", hint=_BUG_HINT)
         with self.lock():
             self._check_marker(marker)
-            files = self._build(period, prepared, marker, generated_at)
+            files, manifest = self._build(period, prepared, marker, generated_at)
+            if summarise is not None:
+                kept = [a for a in self.agencies(period) if a not in ids]
+                pending = PendingPeriod(
+                    self.root,
+                    period,
+                    tuple(self.partition_path(period, a) for a in kept),
+                    {p.agency_id: p.frame for p, _ in prepared},
+                    manifest,
+                )
+                files |= summarise(pending)
             write_files_atomically(self.root, files)
         return WriteResult(period, tuple(sorted(ids)), tuple(sorted(files)))
 
@@ -412,7 +443,8 @@ class Store:
         prepared: Sequence[tuple[Partition, ManifestEntry]],
         marker: StoreMarker,
         generated_at: datetime,
-    ) -> dict[str, Writer]:
+    ) -> tuple[dict[str, Writer], bytes]:
+        """The run's files, and the bytes of the period's merged ``manifest.json``."""
         stamp = generated_at.astimezone(UTC)
         iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
         base = f"period={period.slug}"
@@ -428,7 +460,7 @@ class Store:
             files[name] = _json_writer(single)
         manifest["agencies"] = dict(sorted(manifest["agencies"].items()))
         files[f"{base}/manifest.json"] = _json_writer(manifest)
-        return files
+        return files, _json_bytes(manifest)
 
     def _merged_manifest(self, period: Period, iso: str, marker: StoreMarker) -> dict[str, Any]:
         path = self._period_dir(period) / "manifest.json"
@@ -581,8 +613,12 @@ def _csv_writer(frame: pl.DataFrame) -> Writer:
     return write
 
 
+def _json_bytes(payload: Mapping[str, Any]) -> bytes:
+    return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def _json_writer(payload: Mapping[str, Any]) -> Writer:
-    data = (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    data = _json_bytes(payload)
 
     def write(path: Path) -> None:
         path.write_bytes(data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ from tce_cli.errors import ConfigError, StoreError
 from tce_cli.periods import Period
 from tce_cli.report.changes import change_table
 from tce_cli.report.cohorts import PeriodData
+from tce_cli.report.headlines import Values, headline_values, kept_values
 from tce_cli.report.measures import all_measures
 from tce_cli.report.measures.vulnerability import places
 from tce_cli.report.model import GM, CellKey, Section, Table
@@ -198,8 +199,11 @@ def _stamps(*, suppression: bool, pseudonymised: bool) -> tuple[str, ...]:
     return tuple(text for text, on in flags if on)
 
 
-def period_data(store: StoreInfo, period: Period) -> list[tuple[Period, PeriodData | None]]:
-    """The trend window's quarters, each with its data (None when the store lacks it).
+def period_data(
+    store: StoreInfo, period: Period, *, skip: Collection[Period] = ()
+) -> list[tuple[Period, PeriodData | None]]:
+    """The trend window's quarters, each with its data (None when the store lacks it, or the
+    quarter is in ``skip``: its rows are then never read).
 
     Only the last quarter (``period``) is read in full; the earlier ones give headline values.
     """
@@ -212,10 +216,28 @@ def period_data(store: StoreInfo, period: Period) -> list[tuple[Period, PeriodDa
     out: list[tuple[Period, PeriodData | None]] = []
     for q in window_periods(period, store.periods):
         data = None
-        if store.has(q):
+        if store.has(q) and q not in skip:
             data = PeriodData(q, scan_rows(store, [q]), history, headline_only=q != period)
         out.append((q, data))
     return out
+
+
+def window_values(
+    store: StoreInfo, period: Period
+) -> tuple[PeriodData, list[tuple[Period, Values | None]]]:
+    """The report quarter's data, and every quarter of the trend window with its headline
+    values: kept in the store where they are current, else worked out from the rows."""
+    earlier = window_periods(period, store.periods)[:-1]
+    kept = {q: v for q in earlier if store.has(q) and (v := kept_values(store, q)) is not None}
+    out: list[tuple[Period, Values | None]] = []
+    for q, data in period_data(store, period, skip=kept):
+        if q == period and data is not None:
+            out.append((q, headline_values(data)))
+            return data, out
+        out.append((q, kept.get(q) if data is None else headline_values(data)))
+        if data is not None:
+            data.release()  # earlier quarters give only these values
+    raise StoreError(f"The store has no data for {period.label}.")
 
 
 def manifest_quarters(store: StoreInfo, period: Period) -> Quarters:
@@ -228,12 +250,9 @@ def manifest_quarters(store: StoreInfo, period: Period) -> Quarters:
 
 def compute_sections(store: StoreInfo, period: Period, *, places_threshold: int) -> list[Section]:
     """Every section's tables of cells, before disclosure control."""
-    datas = period_data(store, period)
-    current = datas[-1][1]
-    if current is None:
-        raise StoreError(f"The store has no data for {period.label}.")
+    current, values = window_values(store, period)
     placed: dict[str, list[Table]] = {spec[0]: [] for spec in SECTIONS}
-    headline, trend = headline_tables(all_measures(), datas)
+    headline, trend = headline_tables(all_measures(), values)
     placed["headline"].append(headline)
     placed["trends"].append(trend)
     for m in all_measures():

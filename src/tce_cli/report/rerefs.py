@@ -8,14 +8,17 @@ an earlier one.
 :class:`History` keeps the closed episodes (two hashes of ``person_key`` and the end date) of
 every quarter read so far, so the store is read once: each quarter of the trend window adds its
 own as it is read (oldest first); quarters never read are scanned for their closed episodes
-only. For each new episode, an as-of join finds the latest end date before its start among the
-rows of its ``person_key`` hash; when that row is another child's (their second hashes differ),
-the episode is checked against every end date of the child instead.
+only, and only for those that ended late enough to count (12 months before the earliest new
+episode asked about; an earlier new episode has them read again). For each new episode, an
+as-of join finds the latest end date before its start among the rows of its ``person_key``
+hash; when that row is another child's (their second hashes differ), the episode is checked
+against every end date of the child instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import polars as pl
 
@@ -35,7 +38,8 @@ class History:
         """``periods``: the stored quarters whose closed episodes count, in any order."""
         self._store = store
         self._periods = sorted(periods)
-        self._closed: dict[Period, pl.DataFrame] = {}
+        self._closed: dict[Period, tuple[date | None, pl.DataFrame]] = {}
+        """Quarter -> (the earliest end date read, None when all were; the closed episodes)."""
 
     def rerefs(self, period: Period, rows: pl.DataFrame) -> pl.DataFrame:
         """``_h1``, ``_h2`` of the children re-referred in ``period``.
@@ -43,27 +47,35 @@ class History:
         ``rows``: the period's stored rows with a person key: ``_h1``, ``_h2``,
         ``episode_start_date``, ``episode_end_date`` and ``new_in_period`` (no nulls).
         """
-        self._closed[period] = _closed(rows)
-        earlier = [p for p in self._periods if p.start <= period.start]
-        self._read([p for p in earlier if p not in self._closed])
+        self._closed[period] = (None, _closed(rows))
         new = rows.filter(pl.col("new_in_period") & START.is_not_null()).select(H1, H2, START)
-        closed = pl.concat([self._closed[p] for p in earlier if p in self._closed])
+        if not new.height:
+            return new.select(H1, H2)
+        low = new.select(START.min().dt.offset_by("-12mo")).item()
+        earlier = [p for p in self._periods if p.start <= period.start]
+        self._read([p for p in earlier if not self._covers(p, low)], low)
+        closed = pl.concat([self._closed[p][1] for p in earlier if p in self._closed])
         return _rerefs(closed, new)
 
-    def _read(self, periods: list[Period]) -> None:
-        """Scan the closed episodes of ``periods`` (quarters not read for the report)."""
+    def _covers(self, period: Period, low: date) -> bool:
+        held = self._closed.get(period)
+        return held is not None and (held[0] is None or held[0] <= low)
+
+    def _read(self, periods: list[Period], low: date) -> None:
+        """Scan the episodes of ``periods`` (quarters not read for the report) that ended on or
+        after ``low``."""
         if not periods:
             return
         person = pl.col("person_key")
         found = (
             scan_rows(self._store, periods)
-            .filter(person.is_not_null() & END.is_not_null())
+            .filter(END.is_not_null() & END.ge(low) & person.is_not_null())
             .select("period", *hashes(person), END)
             .collect()
         )
         for period in periods:
             rows = found.filter(pl.col("period") == period.slug).drop("period")
-            self._closed[period] = rows
+            self._closed[period] = (low, rows)
 
 
 def _closed(rows: pl.DataFrame) -> pl.DataFrame:

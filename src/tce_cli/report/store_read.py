@@ -68,10 +68,15 @@ def open_store(root: Path) -> StoreInfo:
             f"The store '{root}' is being written (it has a {LOCK} file).",
             hint=f"Wait for 'tce harmonise' to finish; if none is running, delete {root / LOCK}.",
         )
-    periods = tuple(sorted(_periods(root)))
+    periods = stored_periods(root)
     if not periods:
         raise StoreError(f"Store folder '{root}' holds no periods.", hint=_HARMONISE_HINT)
     return StoreInfo(root, periods, _pseudonymised(root, periods))
+
+
+def stored_periods(root: Path) -> tuple[Period, ...]:
+    """The periods the store at ``root`` holds data for, in order."""
+    return tuple(sorted(_periods(root)))
 
 
 def _periods(root: Path) -> Iterable[Period]:
@@ -142,17 +147,24 @@ def scan_rows(store: StoreInfo, periods: Iterable[Period]) -> pl.LazyFrame:
     Raises:
         StoreError: a file lacks a column every measure needs, or is not Parquet.
     """
-    files = period_files(store, periods)
+    return scan_files(period_files(store, periods))
+
+
+HIVE = {"period": pl.String(), "agency": pl.String()}
+"""The partition columns a scan adds (period slug, agency id)."""
+
+
+def scan_files(files: list[Path]) -> pl.LazyFrame:
+    """Lazily scan stored Parquet ``files`` (see :func:`scan_rows`)."""
     schema = store_schema()
-    hive = {"period": pl.String(), "agency": pl.String()}
     if not files:
-        return pl.LazyFrame(schema={**schema, **hive})
+        return pl.LazyFrame(schema={**schema, **HIVE})
     for path in files:
         _check_columns(path)
     return pl.scan_parquet(
         files,
         hive_partitioning=True,
-        hive_schema=hive,
+        hive_schema=HIVE,
         schema=schema,
         missing_columns="insert",
         extra_columns="ignore",

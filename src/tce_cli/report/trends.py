@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tce_cli.periods import Period
-from tce_cli.report.cohorts import PeriodData
 from tce_cli.report.measures import Measure
 from tce_cli.report.model import Cell, Change, Chart, Count, Rate, Row, Symbol, Table
 
@@ -13,7 +12,8 @@ TREND_QUARTERS = 8
 CHARTED = ("M01", "M03", "M05", "M08")
 """Measures whose trend is drawn as a line chart."""
 
-Window = Sequence[tuple[Period, PeriodData | None]]
+Window = Sequence[tuple[Period, Mapping[str, Count | Rate] | None]]
+"""Each quarter with its headline values by measure id (None: no data in the store)."""
 
 
 def window_periods(period: Period, stored: Sequence[Period]) -> list[Period]:
@@ -27,14 +27,9 @@ def window_periods(period: Period, stored: Sequence[Period]) -> list[Period]:
     return [q for q in quarters if q.start >= first]
 
 
-def _values(measures: Sequence[Measure], data: PeriodData | None) -> list[Cell]:
-    out: list[Cell] = []
-    for m in measures:
-        if data is None or m.headline is None:
-            out.append(Symbol("x"))
-        else:
-            out.append(m.headline(data))
-    return out
+def _values(measures: Sequence[Measure], values: Mapping[str, Count | Rate] | None) -> list[Cell]:
+    found = values or {}
+    return [found.get(m.id, Symbol("x")) for m in measures]
 
 
 def _label(m: Measure) -> str:
@@ -44,11 +39,7 @@ def _label(m: Measure) -> str:
 def headline_tables(measures: Sequence[Measure], window: Window) -> tuple[Table, Table]:
     """(headline table, trend table) for the last quarter of ``window``."""
     shown = [m for m in measures if m.headline is not None or m.unavailable]
-    by_quarter = []
-    for i, (_, data) in enumerate(window):
-        by_quarter.append(_values(shown, data))
-        if data is not None and i < len(window) - 1:
-            data.release()  # earlier quarters give only these values
+    by_quarter = [_values(shown, values) for _, values in window]
     period = window[-1][0]
     previous = by_quarter[-2] if len(window) > 1 else [Symbol("x")] * len(shown)
     changes = [

@@ -1,14 +1,17 @@
-"""Headline values kept in the store (``period=*/headlines.json``): written by harmonise, used
-by report only while current, and a pack is the same with or without them."""
+"""What the store keeps for the report (``period=*/headlines.json`` and
+``rereferrals.parquet``): written by harmonise, used by report only while current, and a pack
+is the same with or without them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -57,16 +60,21 @@ def _pack_text(store: Path, period: Period = LATEST) -> str:
 
 def _kept(store: Path) -> dict[str, bool]:
     info = open_store(store)
-    return {p.label: headlines.kept_values(info, p) is not None for p in info.periods}
+    return {p.label: headlines.kept_quarter(info, p) is not None for p in info.periods}
 
 
 def _drop_kept(store: Path) -> Path:
     copy = store.parent / "without"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy)
-    for path in copy.glob("period=*/headlines.json"):
-        path.unlink()
+    for name in (headlines.FILE, headlines.REREFERRALS):
+        for path in copy.glob(f"period=*/{name}"):
+            path.unlink()
     return copy
+
+
+def _line(text: str, start: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(start))
 
 
 def test_harmonise_keeps_every_quarters_values_and_the_pack_is_the_same(store: Path) -> None:
@@ -91,8 +99,26 @@ def test_the_report_reads_kept_values(store: Path) -> None:
     for cell in kept["values"].values():
         _set_count(cell, "M01", 4321)
     path.write_text(json.dumps(kept))
-    headline = next(line for line in _pack_text(store).splitlines() if line.startswith("| M01"))
-    assert "| 4321 |" in headline
+    assert "| 4321 |" in _line(_pack_text(store), "| M01")
+
+
+def test_the_report_reads_kept_changes_and_re_referrals(store: Path) -> None:
+    path = store / f"period={LATEST.slug}" / "headlines.json"
+    kept = json.loads(path.read_text())
+    row = next(r for r in kept["changes"] if r["measure"] == "rows_read")
+    row["current"] = 98765.0
+    keys = store / f"period={LATEST.slug}" / headlines.REREFERRALS
+    empty = pl.DataFrame({"person_key": []}, schema={"person_key": pl.String})
+    empty.write_parquet(keys)
+    kept["rereferrals_sha256"] = hashlib.sha256(keys.read_bytes()).hexdigest()
+    path.write_text(json.dumps(kept))
+    text = _pack_text(store)
+    assert "| 98765 |" in _line(text, f"| {row['agency_name']} |")
+    assert _line(text, "| M04").split("|")[2].strip() == "0.0"
+    # a re-referrals file that is not the one the kept values were made with is not used
+    pl.DataFrame({"person_key": ["0" * 64]}).write_parquet(keys)
+    assert not _kept(store)[LATEST.label]
+    assert _line(_pack_text(store), "| M04").split("|")[2].strip() != "0.0"
 
 
 def test_a_resubmitted_earlier_quarter_refreshes_later_kept_values(store: Path) -> None:

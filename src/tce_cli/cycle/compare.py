@@ -26,7 +26,7 @@ small numbers swing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,14 +99,21 @@ def snapshot_from_store(store: Store, period: Period, agency_id: str) -> Snapsho
     if period not in store.periods() or agency_id not in store.agencies(period):
         return None
     frame = pl.read_parquet(store.partition_path(period, agency_id), columns=_COLUMNS)
-    entry: Mapping[str, Any] = store.manifest(period).get("agencies", {}).get(agency_id, {})
+    return snapshot_of(period, agency_id, frame, store.manifest(period))
+
+
+def snapshot_of(
+    period: Period, agency_id: str, frame: pl.DataFrame, manifest: Mapping[str, Any]
+) -> Snapshot:
+    """The snapshot of an agency's stored rows (``frame``) and its period's ``manifest``."""
+    entry: Mapping[str, Any] = manifest.get("agencies", {}).get(agency_id, {})
     rows = entry.get("rows_read")
     return Snapshot(
         agency_id=agency_id,
         agency_name=str(entry.get("agency_name") or agency_id),
         period=period,
         rows_read=rows if isinstance(rows, int) else frame.height,
-        accepted=frame,
+        accepted=frame.select(_COLUMNS),
         completeness=dict(entry.get("completeness") or {}),
     )
 
@@ -134,19 +141,39 @@ def _row(measure: str, code: FindingCode, **values: Any) -> dict[str, Any]:
     return {"measure": measure, "code": code.value, **values}
 
 
-def _counts(snap: Snapshot) -> dict[str, int]:
-    frame = snap.accepted
+KEY = "_key"
+
+
+def _keyed(prev: Snapshot, cur: Snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both snapshots' rows with ``_key``, who the row is about: a 64-bit hash of person_key
+    (quick to count and match), or person_key itself if two keys share a hash (checked with a
+    second hash; null stays null)."""
+    from tce_cli.report.children import H1, H2, hashes
+
+    person = pl.col("person_key")
+    frames = [s.accepted.with_columns(hashes(person)) for s in (prev, cur)]
+    both = pl.concat([f.filter(person.is_not_null()).select(H1, H2) for f in frames])
+    groups = both.group_by(H1).agg((pl.col(H2).min() != pl.col(H2).max()).alias("_clash"))
+    key = person if groups.get_column("_clash").any() else pl.col(H1)
+    key = pl.when(person.is_not_null()).then(key).alias(KEY)
+    return frames[0].with_columns(key), frames[1].with_columns(key)
+
+
+def _counts(snap: Snapshot, keyed: pl.DataFrame) -> dict[str, int]:
     return {
         "rows_read": snap.rows_read,
-        "children_open_at_end": frame.filter(pl.col("open_at_period_end"))["person_key"]
+        "children_open_at_end": keyed.filter(pl.col("open_at_period_end"))
+        .get_column(KEY)
         .drop_nulls()
         .n_unique(),
-        "new_episodes": int(frame["new_in_period"].sum()),
+        "new_episodes": int(keyed.get_column("new_in_period").sum()),
     }
 
 
-def _count_rows(prev: Snapshot, cur: Snapshot, t: Thresholds) -> list[dict[str, Any]]:
-    before, after = _counts(prev), _counts(cur)
+def _count_rows(
+    prev: Snapshot, cur: Snapshot, keyed: tuple[pl.DataFrame, pl.DataFrame], t: Thresholds
+) -> list[dict[str, Any]]:
+    before, after = _counts(prev, keyed[0]), _counts(cur, keyed[1])
     out = []
     for measure, code in MEASURES[:3]:
         p, c = before[measure], after[measure]
@@ -167,15 +194,11 @@ def _count_rows(prev: Snapshot, cur: Snapshot, t: Thresholds) -> list[dict[str, 
     return out
 
 
-def _disappeared(prev: Snapshot, cur: Snapshot, t: Thresholds) -> dict[str, Any]:
-    was_open = (
-        prev.accepted.filter(pl.col("open_at_period_end"))
-        .select("person_key")
-        .drop_nulls()
-        .unique()
-    )
-    now = cur.accepted.select("person_key").drop_nulls().unique()
-    gone = was_open.join(now, on="person_key", how="anti").height
+def _disappeared(keyed: tuple[pl.DataFrame, pl.DataFrame], t: Thresholds) -> dict[str, Any]:
+    prev, cur = keyed
+    was_open = prev.filter(pl.col("open_at_period_end")).select(KEY).drop_nulls().unique()
+    now = cur.select(KEY).drop_nulls().unique()
+    gone = was_open.join(now, on=KEY, how="anti").height
     base = was_open.height
     share = round(100.0 * gone / base, 1) if base else None
     return _row(
@@ -210,24 +233,27 @@ def _completeness(prev: Snapshot, cur: Snapshot, t: Thresholds) -> list[dict[str
     return out
 
 
-def _shares(frame: pl.DataFrame, name: str) -> dict[str, float]:
-    values = frame[name].drop_nulls()
-    if values.len() == 0:
-        return {}
-    counts = values.value_counts(name="n")
-    return {str(v): n / values.len() for v, n in counts.iter_rows()}
+def _shares(frame: pl.DataFrame) -> dict[str, tuple[int, dict[str, float]]]:
+    """Field -> (rows with a value, each value's share of them), all fields in one pass."""
+    counts = frame.select(
+        pl.col(name).drop_nulls().value_counts(name="n").implode() for name in DISTRIBUTION_FIELDS
+    ).row(0, named=True)
+    out = {}
+    for name, pairs in counts.items():
+        total = sum(p["n"] for p in pairs)
+        out[name] = (total, {str(p[name]): p["n"] / total for p in pairs})
+    return out
 
 
 def _distributions(prev: Snapshot, cur: Snapshot, t: Thresholds) -> list[dict[str, Any]]:
     out = []
+    before, after = _shares(prev.accepted), _shares(cur.accepted)
     for name in DISTRIBUTION_FIELDS:
-        p, c = _shares(prev.accepted, name), _shares(cur.accepted, name)
+        (n_prev, p), (n_cur, c) = before[name], after[name]
         if not p or not c:
             continue
         codes = sorted(set(p) | set(c))
         tvd = 0.5 * sum(abs(p.get(k, 0.0) - c.get(k, 0.0)) for k in codes)
-        n_prev = prev.accepted[name].drop_nulls().len()
-        n_cur = cur.accepted[name].drop_nulls().len()
         big = sorted(codes, key=lambda k: (-abs(p.get(k, 0.0) - c.get(k, 0.0)), k))[:3]
         detail = "; ".join(
             f"{k} {100 * p.get(k, 0.0):.0f}% -> {100 * c.get(k, 0.0):.0f}%" for k in big
@@ -274,9 +300,10 @@ def compare(
     keys (children_disappeared is then left out).
     """
     t = thresholds or Thresholds()
-    rows = _count_rows(previous, current, t)
+    keyed = _keyed(previous, current)
+    rows = _count_rows(previous, current, keyed, t)
     if keys_comparable:
-        rows.append(_disappeared(previous, current, t))
+        rows.append(_disappeared(keyed, t))
     rows += _completeness(previous, current, t) + _distributions(previous, current, t)
     common = {
         "agency_id": current.agency_id,
@@ -288,8 +315,17 @@ def compare(
     return frame
 
 
+Snapshots = Callable[[Period, str], Snapshot | None]
+"""(period, agency id) -> that agency's return for the period, or None."""
+
+
 def period_changes(
-    store: Store, period: Period, *, thresholds: Thresholds | None = None
+    store: Store,
+    period: Period,
+    *,
+    thresholds: Thresholds | None = None,
+    agencies: Callable[[Period], Sequence[str]] | None = None,
+    snapshot: Snapshots | None = None,
 ) -> pl.DataFrame:
     """Agency-level changes between ``period`` and the quarter before it, for the pack.
 
@@ -297,16 +333,21 @@ def period_changes(
     with a return in both quarters; an agency with a return in only one of them gets a
     single ``rows_read`` row with the other side null (new, or missing this quarter).
     Aggregate only: no person keys, record ids or rows. Empty when the store has neither
-    quarter.
+    quarter. ``agencies`` and ``snapshot`` replace the store's (e.g. for a run not yet
+    written).
     """
     before = period.previous()
-    periods = store.periods()
-    now_ids = store.agencies(period) if period in periods else []
-    then_ids = store.agencies(before) if before in periods else []
+
+    def stored(q: Period) -> Sequence[str]:
+        return store.agencies(q) if q in store.periods() else []
+
+    def read(q: Period, agency_id: str) -> Snapshot | None:
+        return snapshot_from_store(store, q, agency_id)
+
+    listed, take = agencies or stored, snapshot or read
     frames = []
-    for agency_id in sorted(set(now_ids) | set(then_ids)):
-        prev = snapshot_from_store(store, before, agency_id)
-        cur = snapshot_from_store(store, period, agency_id)
+    for agency_id in sorted(set(listed(period)) | set(listed(before))):
+        prev, cur = take(before, agency_id), take(period, agency_id)
         if prev is not None and cur is not None:
             frames.append(compare(prev, cur, thresholds=thresholds))
         else:
@@ -422,4 +463,5 @@ __all__ = [
     "period_changes",
     "snapshot_from_files",
     "snapshot_from_store",
+    "snapshot_of",
 ]

@@ -111,14 +111,24 @@ class PeriodData:
     """
 
     def __init__(
-        self, period: Period, rows: pl.LazyFrame, history: History, *, headline_only: bool
+        self,
+        period: Period,
+        rows: pl.LazyFrame,
+        history: History,
+        *,
+        headline_only: bool,
+        rereferred: pl.Series | None = None,
     ) -> None:
         """``rows``: this period's stored rows; ``history``: the closed episodes re-referrals
-        are looked up in (this period's are added to it when its rows are read)."""
+        are looked up in (this period's are added to it when its rows are read);
+        ``rereferred``: the person keys of the children re-referred in the period, when
+        known (kept in the store): ``history`` is then not used, nor added to."""
         self.period = period
         self.headline_only = headline_only
         self._scan = rows
         self._history = history
+        self._known = rereferred
+        self._rerefs = pl.DataFrame()
         self._key = H1
         self._narrow = pl.DataFrame()
         self._sets: dict[str, CodeSet] = {}
@@ -152,6 +162,22 @@ class PeriodData:
             )
         return self._agency[cohort]
 
+    def rereferred(self) -> pl.Series:
+        """The person keys of the children re-referred in the period, sorted."""
+        if self._known is not None:
+            return self._known
+        if not self._narrow.width:
+            self._prepare()
+        person = pl.col("person_key")
+        return (
+            self._scan.filter(person.is_not_null())
+            .select(person, *hashes(person))
+            .join(self._rerefs.lazy(), on=[H1, H2], how="semi")
+            .select(person.unique().sort())
+            .collect()
+            .to_series()
+        )
+
     def release(self) -> None:
         """Drop the rows and frames held (they are read again if asked for)."""
         self._narrow = pl.DataFrame()
@@ -178,16 +204,22 @@ class PeriodData:
         ]
         del found
         columns = [*self._row_columns(agencies, sets), "record_id"]
+        if self._known is not None:
+            columns.append(pl.col("person_key").is_in(self._known.implode()).alias("reref"))
         dates = [d for d in DATES if d not in self._first_sources()]
         narrow = scan.select(*columns, *dates).collect().rechunk()
-        rerefs = self._history.rerefs(self.period, narrow.select(H1, H2, *DATES, "new_in_period"))
+        if self._known is None:
+            found = narrow.select(H1, H2, *DATES, "new_in_period")
+            self._rerefs = self._history.rerefs(self.period, found)
         key, rows = H1, ordered(narrow.drop(dates), H1)
         del narrow
         if clashes(rows):  # two person keys share a hash: group by the text
             key = "_key"
             text = scan.select(*columns, pl.col("person_key").alias(key)).collect()
             rows = ordered(text.rechunk(), key)
-        rows = self._with_rerefs(rows, rerefs, by_pair=key != H1).with_row_index(POS)
+        if self._known is None:
+            rows = self._with_rerefs(rows, self._rerefs, by_pair=key != H1)
+        rows = rows.with_row_index(POS)
         self._narrow, self._key = rows, key
         self._sets = {s.name: s for s in sets}
 

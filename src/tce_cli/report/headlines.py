@@ -1,30 +1,39 @@
-"""Headline values kept in the store, so a pack does not work out every earlier quarter again.
+"""What the store keeps for the report, so a pack does not work out every earlier quarter again.
 
-The headline table and the trends need every quarter's headline values (before disclosure
-control). Working them out reads the quarter's rows (about a second per million rows), so
-``tce harmonise`` works out the values of the period it writes and keeps them in
-``period=<slug>/headlines.json``, written in the same all-or-nothing step as the rows.
+A pack needs, besides the report quarter's rows, every earlier quarter's headline values (the
+headline table and the trends), the report quarter's re-referrals (which look back at every
+earlier quarter's closed episodes) and each agency's change on the previous quarter. Working
+those out reads about 1.5 million rows per million in the quarter, so ``tce harmonise`` works
+them out for the period it writes and keeps them, written in the same all-or-nothing step as
+the rows:
 
-``tce report`` uses a quarter's kept values only when they were worked out from exactly what
-the store now holds. The file records a fingerprint of
+* ``period=<slug>/headlines.json``: the headline values (before disclosure control) and the
+  change rows of :func:`~tce_cli.cycle.compare.period_changes` (aggregate numbers only);
+* ``period=<slug>/rereferrals.parquet``: the person keys of the children re-referred in the
+  quarter (pseudonymised like the rows; its SHA-256 is in ``headlines.json``).
 
-* the code that works them out (tce's version, its report modules and the framework schema),
+``tce report`` uses what is kept for a quarter only when it was worked out from exactly what
+the store now holds. ``headlines.json`` records a fingerprint of
+
+* the code that works it out (tce's version, its report modules and the framework schema),
 * and every stored quarter up to and including that one (re-referrals look back at earlier
   quarters): its ``manifest.json``, which names every agency's input files by their SHA-256,
   the mapping's SHA-256, tce's version and the run's time.
 
-Resubmitting a quarter makes its own kept values and every later quarter's stale, and the
-run works them out again (so does the first run after tce is upgraded, for the quarters of the
-latest trend window). Stale or missing values are worked out from the rows by the report, as it
-always does for the quarter it reports on: a missing, damaged or stale file is never an error,
-it only costs time.
+Resubmitting a quarter makes what is kept for it and for every later quarter stale, and the
+run works those out again (so does the first run after tce is upgraded, for the quarters of
+the latest trend window). The report works out anything stale or missing from the rows, as it
+did before anything was kept: a missing, damaged or stale file is never an error, it only
+costs time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +41,14 @@ from typing import Any
 import polars as pl
 
 from tce_cli import __version__
+from tce_cli.cycle.compare import (
+    CHANGE_SCHEMA,
+    Snapshot,
+    Snapshots,
+    period_changes,
+    snapshot_from_store,
+    snapshot_of,
+)
 from tce_cli.errors import StoreError
 from tce_cli.periods import Period
 from tce_cli.report.cohorts import PeriodData
@@ -49,12 +66,24 @@ from tce_cli.report.store_read import (
 )
 from tce_cli.report.trends import window_periods
 from tce_cli.safe_io import Writer
-from tce_cli.store import PendingPeriod
+from tce_cli.store import PARQUET_OPTIONS, PendingPeriod, Store
 
 FILE = "headlines.json"
-FORMAT = 1
+REREFERRALS = "rereferrals.parquet"
+FORMAT = 2
 Values = Mapping[str, Count | Rate]
 """Measure id -> its headline value for one quarter (measures with a headline only)."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the store keeps for one quarter and the report would otherwise work out."""
+
+    values: Values
+    changes: pl.DataFrame
+    """:func:`~tce_cli.cycle.compare.period_changes` of the quarter (default thresholds)."""
+    rereferred: pl.Series
+    """The person keys of the children re-referred in the quarter, sorted."""
 
 
 def headline_values(data: PeriodData) -> dict[str, Count | Rate]:
@@ -63,27 +92,54 @@ def headline_values(data: PeriodData) -> dict[str, Count | Rate]:
 
 
 def kept_values(store: StoreInfo, period: Period) -> Values | None:
-    """The values kept for ``period``, or None when there are none or they are stale."""
-    path = store.period_dir(period) / FILE
+    """The headline values kept for ``period``, or None when there are none or they are stale."""
+    kept = _load(store, period)
+    return None if kept is None else _values(kept)
+
+
+def kept_quarter(store: StoreInfo, period: Period) -> Kept | None:
+    """Everything kept for ``period``, or None when anything is missing, damaged or stale."""
+    kept = _load(store, period)
+    values = None if kept is None else _values(kept)
+    if kept is None or values is None:
+        return None
     try:
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(kept, dict) or kept.get("format") != FORMAT:
+        data = (store.period_dir(period) / REREFERRALS).read_bytes()
+        if hashlib.sha256(data).hexdigest() != kept["rereferrals_sha256"]:
             return None
-        wanted = fingerprint(store.root, period)
-        if wanted is None or kept.get("fingerprint") != wanted:
-            return None
+        rereferred = pl.read_parquet(io.BytesIO(data)).get_column("person_key")
+        changes = pl.DataFrame(kept["changes"], schema=CHANGE_SCHEMA)
+    except (OSError, KeyError, TypeError, ValueError, pl.exceptions.PolarsError):
+        return None
+    return Kept(values, changes, rereferred)
+
+
+def _load(store: StoreInfo, period: Period) -> dict[str, Any] | None:
+    """The period's ``headlines.json`` if it is current (None when missing, damaged or stale)."""
+    try:
+        kept = json.loads((store.period_dir(period) / FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("format") != FORMAT:
+        return None
+    wanted = fingerprint(store.root, period)
+    return kept if wanted is not None and kept.get("fingerprint") == wanted else None
+
+
+def _values(kept: Mapping[str, Any]) -> Values | None:
+    try:
         values = {str(k): _decode(v) for k, v in kept["values"].items()}
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (AttributeError, KeyError, TypeError, ValueError):
         return None
     ids = {m.id for m in all_measures() if m.headline is not None}
     return values if set(values) == ids else None
 
 
 def summarise(pending: PendingPeriod) -> dict[str, Writer]:
-    """``headlines.json`` files to write with a run (a :data:`tce_cli.store.Summariser`).
+    """The kept files to write with a run (a :data:`tce_cli.store.Summariser`).
 
     For the period the run writes, and for every other stored quarter in the latest trend
-    window whose kept values the run makes stale (the later ones) or that are stale already
+    window whose kept files the run makes stale (the later ones) or that are stale already
     (e.g. kept by an older tce), so the next pack reads them instead of the rows. Nothing
     (which only costs the report time) when the store cannot be read.
     """
@@ -98,24 +154,27 @@ def summarise(pending: PendingPeriod) -> dict[str, Writer]:
         q
         for q in scheme
         if stamps[q] is not None
-        and (q == period or (q in window and _kept_stamp(store, q) != stamps[q]))
+        and (q == period or (q in window and _stamp(store, q) != stamps[q]))
     ]
     if not todo:
         return {}
     history = History(store, [p for p in scheme if p <= todo[-1]])
+    agencies, snapshot = _pending_snapshots(pending)
     files: dict[str, Writer] = {}
     try:
         for q in todo:
             rows = _rows(pending) if q == period else scan_rows(store, [q])
             data = PeriodData(q, rows, history, headline_only=True)
-            files[f"period={q.slug}/{FILE}"] = _writer(q, stamps[q], headline_values(data))
+            changes = period_changes(Store(pending.root), q, agencies=agencies, snapshot=snapshot)
+            kept = Kept(headline_values(data), changes, data.rereferred())
+            files |= _writers(q, stamps[q], kept)
             data.release()
     except (pl.exceptions.PolarsError, StoreError):
         return {}
     return files
 
 
-def _kept_stamp(store: StoreInfo, period: Period) -> object:
+def _stamp(store: StoreInfo, period: Period) -> object:
     try:
         kept = json.loads((store.period_dir(period) / FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
@@ -123,15 +182,46 @@ def _kept_stamp(store: StoreInfo, period: Period) -> object:
     return kept.get("fingerprint") if isinstance(kept, dict) else None
 
 
-def _writer(period: Period, stamp: str | None, values: Values) -> Writer:
+def _pending_snapshots(
+    pending: PendingPeriod,
+) -> tuple[Callable[[Period], list[str]], Snapshots]:
+    """The agencies and returns of each period as the run leaves the store."""
+    store = Store(pending.root)
+    manifest = json.loads(pending.manifest)
+    ids = {p.parent.name.removeprefix("agency=") for p in pending.kept} | set(pending.frames)
+
+    def agencies(q: Period) -> list[str]:
+        if q == pending.period:
+            return sorted(ids)
+        return store.agencies(q) if q in store.periods() else []
+
+    def snapshot(q: Period, agency_id: str) -> Snapshot | None:
+        if q == pending.period and agency_id in pending.frames:
+            return snapshot_of(q, agency_id, pending.frames[agency_id], manifest)
+        return snapshot_from_store(store, q, agency_id)
+
+    return agencies, snapshot
+
+
+def _writers(period: Period, stamp: str | None, kept: Kept) -> dict[str, Writer]:
+    keys = io.BytesIO()
+    kept.rereferred.rename("person_key").to_frame().write_parquet(keys, **PARQUET_OPTIONS)
     payload = {
         "format": FORMAT,
         "period": period.label,
         "fingerprint": stamp,
-        "values": {k: _encode(v) for k, v in sorted(values.items())},
+        "values": {k: _encode(v) for k, v in sorted(kept.values.items())},
+        "changes": kept.changes.to_dicts(),
+        "rereferrals_sha256": hashlib.sha256(keys.getvalue()).hexdigest(),
     }
-    data = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
+    base = f"period={period.slug}"
+    return {
+        f"{base}/{FILE}": _bytes_writer((json.dumps(payload, indent=2) + "\n").encode("utf-8")),
+        f"{base}/{REREFERRALS}": _bytes_writer(keys.getvalue()),
+    }
 
+
+def _bytes_writer(data: bytes) -> Writer:
     def write(path: Path) -> None:
         path.write_bytes(data)
 

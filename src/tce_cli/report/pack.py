@@ -14,7 +14,7 @@ from tce_cli.errors import ConfigError, StoreError
 from tce_cli.periods import Period
 from tce_cli.report.changes import change_table
 from tce_cli.report.cohorts import PeriodData
-from tce_cli.report.headlines import Values, headline_values, kept_values
+from tce_cli.report.headlines import Kept, Values, headline_values, kept_quarter, kept_values
 from tce_cli.report.measures import all_measures
 from tce_cli.report.measures.vulnerability import places
 from tce_cli.report.model import GM, CellKey, Section, Table
@@ -200,12 +200,17 @@ def _stamps(*, suppression: bool, pseudonymised: bool) -> tuple[str, ...]:
 
 
 def period_data(
-    store: StoreInfo, period: Period, *, skip: Collection[Period] = ()
+    store: StoreInfo,
+    period: Period,
+    *,
+    skip: Collection[Period] = (),
+    rereferred: pl.Series | None = None,
 ) -> list[tuple[Period, PeriodData | None]]:
     """The trend window's quarters, each with its data (None when the store lacks it, or the
     quarter is in ``skip``: its rows are then never read).
 
     Only the last quarter (``period``) is read in full; the earlier ones give headline values.
+    ``rereferred``: the person keys of the children re-referred in ``period``, when known.
     """
     upto = [
         p
@@ -217,24 +222,31 @@ def period_data(
     for q in window_periods(period, store.periods):
         data = None
         if store.has(q) and q not in skip:
-            data = PeriodData(q, scan_rows(store, [q]), history, headline_only=q != period)
+            known = rereferred if q == period else None
+            rows = scan_rows(store, [q])
+            data = PeriodData(q, rows, history, headline_only=q != period, rereferred=known)
         out.append((q, data))
     return out
 
 
 def window_values(
-    store: StoreInfo, period: Period
+    store: StoreInfo, period: Period, kept: Kept | None = None
 ) -> tuple[PeriodData, list[tuple[Period, Values | None]]]:
     """The report quarter's data, and every quarter of the trend window with its headline
-    values: kept in the store where they are current, else worked out from the rows."""
+    values: kept in the store where they are current, else worked out from the rows.
+
+    ``kept``: what the store keeps for the report quarter (its re-referrals are then read
+    from there, not worked out from the earlier quarters).
+    """
     earlier = window_periods(period, store.periods)[:-1]
-    kept = {q: v for q in earlier if store.has(q) and (v := kept_values(store, q)) is not None}
+    values = {q: v for q in earlier if store.has(q) and (v := kept_values(store, q)) is not None}
+    rereferred = kept.rereferred if kept else None
     out: list[tuple[Period, Values | None]] = []
-    for q, data in period_data(store, period, skip=kept):
+    for q, data in period_data(store, period, skip=values, rereferred=rereferred):
         if q == period and data is not None:
             out.append((q, headline_values(data)))
             return data, out
-        out.append((q, kept.get(q) if data is None else headline_values(data)))
+        out.append((q, values.get(q) if data is None else headline_values(data)))
         if data is not None:
             data.release()  # earlier quarters give only these values
     raise StoreError(f"The store has no data for {period.label}.")
@@ -250,7 +262,8 @@ def manifest_quarters(store: StoreInfo, period: Period) -> Quarters:
 
 def compute_sections(store: StoreInfo, period: Period, *, places_threshold: int) -> list[Section]:
     """Every section's tables of cells, before disclosure control."""
-    current, values = window_values(store, period)
+    kept = kept_quarter(store, period)
+    current, values = window_values(store, period, kept)
     placed: dict[str, list[Table]] = {spec[0]: [] for spec in SECTIONS}
     headline, trend = headline_tables(all_measures(), values)
     placed["headline"].append(headline)
@@ -259,7 +272,8 @@ def compute_sections(store: StoreInfo, period: Period, *, places_threshold: int)
         for section_id, table in m.tables(current) if m.tables else []:
             placed[section_id].append(table)
     placed["places"].append(places(current, places_threshold))
-    placed["changes"].append(change_table(period_changes(Store(store.root), period), period))
+    changes = kept.changes if kept else period_changes(Store(store.root), period)
+    placed["changes"].append(change_table(changes, period))
     _quality(placed, manifest_quarters(store, period))
     return [
         Section(i, title, sheet, intro, tuple(placed[i])) for i, title, sheet, intro in SECTIONS

@@ -15,7 +15,7 @@ the rows:
 ``tce report`` uses what is kept for a quarter only when it was worked out from exactly what
 the store now holds. ``headlines.json`` records a fingerprint of
 
-* the code that works it out (tce's version, its report modules and the framework schema),
+* the code that works it out (tce's version, its source and the framework schema),
 * and every stored quarter up to and including that one (re-referrals look back at earlier
   quarters): its ``manifest.json``, which names every agency's input files by their SHA-256,
   the mapping's SHA-256, tce's version and the run's time.
@@ -269,14 +269,10 @@ def fingerprint(
 
 @cache
 def code_fingerprint() -> str:
-    """A hash of tce's version and of the code and schema the values are worked out with."""
+    """A hash of tce's version, code and framework schema (any change makes kept files stale:
+    the values depend on the measures, the comparison, the schema and the code lists)."""
     package = Path(__file__).resolve().parent.parent
-    files = [
-        *sorted(package.glob("report/**/*.py")),
-        *sorted(package.glob("data/*.yaml")),
-        package / "periods.py",
-        package / "schema.py",
-    ]
+    files = [*sorted(package.glob("**/*.py")), *sorted(package.glob("data/*.yaml"))]
     digest = hashlib.sha256(__version__.encode("utf-8"))
     for path in files:
         digest.update(path.relative_to(package).as_posix().encode("utf-8"))

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tce_cli import keyhash
 from tce_cli.periods import Period, parse_period
 from tce_cli.report import children, cohorts, rerefs
 from tce_cli.report.cohorts import FLAGS, MISSING, NRM_RANK, REPRESENTATIVE, Cohort, PeriodData
@@ -190,8 +191,8 @@ def random_store(root: Path, seed: int) -> Path:
 
 
 def _keyed(expected: pl.DataFrame, key: str) -> pl.DataFrame:
-    if key == children.H1:
-        return expected.with_columns(pl.col("person_key").hash(children.SEEDS[0]).alias(key))
+    if key == keyhash.H1:
+        return expected.with_columns(pl.col("person_key").hash(keyhash.SEEDS[0]).alias(key))
     return expected.with_columns(pl.col("person_key").alias(key))
 
 
@@ -228,9 +229,9 @@ def test_shared_hashes_fall_back_to_the_person_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def clashing(person: pl.Expr) -> list[pl.Expr]:
-        return [pl.lit(7, pl.UInt64).alias(children.H1), person.hash(1).alias(children.H2)]
+        return [pl.lit(7, pl.UInt64).alias(keyhash.H1), person.hash(1).alias(keyhash.H2)]
 
-    for module in (children, cohorts, rerefs):
+    for module in (cohorts, rerefs):
         monkeypatch.setattr(module, "hashes", clashing)
     check_store(random_store(tmp_path / "s", 7))
 

@@ -34,6 +34,7 @@ import polars as pl
 
 from tce_cli.config import Thresholds
 from tce_cli.findings import RULES, FindingCode, empty_findings
+from tce_cli.keyhash import H1, H2, hashes
 from tce_cli.periods import Period
 
 if TYPE_CHECKING:
@@ -148,8 +149,6 @@ def _keyed(prev: Snapshot, cur: Snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Both snapshots' rows with ``_key``, who the row is about: a 64-bit hash of person_key
     (quick to count and match), or person_key itself if two keys share a hash (checked with a
     second hash; null stays null)."""
-    from tce_cli.report.children import H1, H2, hashes
-
     person = pl.col("person_key")
     frames = [s.accepted.with_columns(hashes(person)) for s in (prev, cur)]
     both = pl.concat([f.filter(person.is_not_null()).select(H1, H2) for f in frames])

@@ -2,9 +2,9 @@
 
 The rules are in :mod:`tce_cli.report.cohorts`; this module computes them quickly on big stores:
 
-* rows are grouped by a 64-bit hash of ``person_key`` (``_h1``). A second, independent hash
-  (``_h2``) must be the same on all rows of a group; if not, two keys share a hash and the
-  period is grouped by the ``person_key`` text instead;
+* rows are grouped by a 64-bit hash of ``person_key`` (``_h1``, :mod:`tce_cli.keyhash`). A
+  second, independent hash (``_h2``) must be the same on all rows of a group; if not, two keys
+  share a hash and the period is grouped by the ``person_key`` text instead;
 * the representative order (LA children's social care first, latest start, agency id; then the
   record id) is one integer, ``_order``, for all but the record id. A narrow frame of integers
   and flags is sorted by child and ``_order``, so a child's first row is its representative and
@@ -24,20 +24,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tce_cli.keyhash import H1, H2
 from tce_cli.report.model import NOT_RECORDED
 from tce_cli.report.vocab import labels
 
-H1, H2, POS, ORDER = "_h1", "_h2", "_pos", "_order"
-SEEDS = (0x7CE1, 0x7CE2)
-"""Seeds of the two person_key hashes."""
+POS, ORDER = "_pos", "_order"
 COHORT_FLAGS = ("open_at_period_end", "new_in_period", "closed_in_period")
 MAX_LABELS = 62
 """A set of codes with more distinct labels is collected as lists (slower) rather than bits."""
-
-
-def hashes(person: pl.Expr) -> list[pl.Expr]:
-    """The two independent hashes of ``person`` (``_h1``, ``_h2``)."""
-    return [person.hash(SEEDS[0]).alias(H1), person.hash(SEEDS[1]).alias(H2)]
 
 
 def order_key(agencies: Sequence[str]) -> pl.Expr:

@@ -24,15 +24,13 @@ from functools import cache
 
 import polars as pl
 
+from tce_cli.keyhash import H1, H2, hashes
 from tce_cli.periods import Period
 from tce_cli.report.children import (
     COHORT_FLAGS,
-    H1,
-    H2,
     POS,
     CodeSet,
     clashes,
-    hashes,
     order_key,
     ordered,
 )

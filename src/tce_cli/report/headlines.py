@@ -116,14 +116,18 @@ def kept_quarter(store: StoreInfo, period: Period) -> Kept | None:
 
 def _load(store: StoreInfo, period: Period) -> dict[str, Any] | None:
     """The period's ``headlines.json`` if it is current (None when missing, damaged or stale)."""
+    kept = _read(store, period)
+    wanted = fingerprint(store.root, period)
+    return kept if wanted is not None and kept.get("fingerprint") == wanted else None
+
+
+def _read(store: StoreInfo, period: Period) -> dict[str, Any]:
+    """The period's ``headlines.json`` in this format ({} when missing or damaged)."""
     try:
         kept = json.loads((store.period_dir(period) / FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(kept, dict) or kept.get("format") != FORMAT:
-        return None
-    wanted = fingerprint(store.root, period)
-    return kept if wanted is not None and kept.get("fingerprint") == wanted else None
+        return {}
+    return kept if isinstance(kept, dict) and kept.get("format") == FORMAT else {}
 
 
 def _values(kept: Mapping[str, Any]) -> Values | None:
@@ -154,7 +158,7 @@ def summarise(pending: PendingPeriod) -> dict[str, Writer]:
         q
         for q in scheme
         if stamps[q] is not None
-        and (q == period or (q in window and _stamp(store, q) != stamps[q]))
+        and (q == period or (q in window and _read(store, q).get("fingerprint") != stamps[q]))
     ]
     if not todo:
         return {}
@@ -172,14 +176,6 @@ def summarise(pending: PendingPeriod) -> dict[str, Writer]:
     except (pl.exceptions.PolarsError, StoreError):
         return {}
     return files
-
-
-def _stamp(store: StoreInfo, period: Period) -> object:
-    try:
-        kept = json.loads((store.period_dir(period) / FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return kept.get("fingerprint") if isinstance(kept, dict) else None
 
 
 def _pending_snapshots(

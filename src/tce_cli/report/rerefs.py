@@ -22,8 +22,8 @@ from datetime import date
 
 import polars as pl
 
+from tce_cli.keyhash import H1, H2, hashes
 from tce_cli.periods import Period
-from tce_cli.report.children import H1, H2, hashes
 from tce_cli.report.store_read import StoreInfo, scan_rows
 
 START, END = pl.col("episode_start_date"), pl.col("episode_end_date")

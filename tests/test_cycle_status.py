@@ -94,7 +94,8 @@ def test_status_json_after_a_sequence_of_runs(cycle: Path) -> None:
         "wigan-csc": ("missing", 0),
     }
     assert payload["counts"] == {"on time": 3, "late": 1, "missing": 2, "awaiting": 0}
-    assert payload["deadline"] == "2026-04-28"
+    # 20 working days after Tue 31 March 2026, not counting Good Friday and Easter Monday
+    assert payload["deadline"] == "2026-04-30"
     gmp = by_id["gmp"]
     assert gmp["latest_submission"] == "2026-04-24T09:00:00Z"
     assert gmp["rows_read"] == gmp["rows_accepted"] + gmp["rows_rejected"]
@@ -134,7 +135,7 @@ def test_status_table(cycle: Path) -> None:
     assert lines["vcs-tracker"].startswith("vcs-tracker late 1 15 May 09:00")
     assert lines["wigan-csc"] == "wigan-csc missing 0"
     assert lines["manchester-csc"].endswith(str(_acknowledged(cycle)))
-    assert "by 28/04/2026" in res.stdout
+    assert "by 30/04/2026" in res.stdout  # Easter 2026 is not counted
 
 
 def _acknowledged(cycle: Path) -> int:

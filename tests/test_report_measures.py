@@ -13,10 +13,9 @@ import polars as pl
 import pytest
 
 from tce_cli.errors import ConfigError, StoreError
-from tce_cli.periods import parse_period
+from tce_cli.periods import parse_period, working_days_after
 from tce_cli.report import Pack, all_measures, build_pack
 from tce_cli.report.model import GM
-from tce_cli.report.quality import working_days_after
 from test_report_support import P1, P2, P4, Rec, scenario, write_store
 
 WHEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -133,11 +133,102 @@ def latest_ended_by(day: date) -> Period:
     return current if day == current.end else current.previous()
 
 
+# --- working days ------------------------------------------------------------------------
+
+_ONE_OFF = {
+    date(1995, 5, 8): date(1995, 5, 1),  # VE day 50th anniversary: the early May holiday moved
+    date(2020, 5, 8): date(2020, 5, 4),  # VE day 75th anniversary: the early May holiday moved
+    date(2002, 6, 4): date(2002, 5, 27),  # Golden Jubilee: the spring holiday moved
+    date(2012, 6, 4): date(2012, 5, 28),  # Diamond Jubilee: the spring holiday moved
+    date(2022, 6, 2): date(2022, 5, 30),  # Platinum Jubilee: the spring holiday moved
+}
+"""Regular holidays moved to another day that year (new date -> the date it replaced)."""
+_EXTRA = frozenset(
+    {
+        date(1999, 12, 31),  # Millennium
+        date(2002, 6, 3),  # Golden Jubilee
+        date(2011, 4, 29),  # Royal wedding
+        date(2012, 6, 5),  # Diamond Jubilee
+        date(2022, 6, 3),  # Platinum Jubilee
+        date(2022, 9, 19),  # State funeral of Queen Elizabeth II
+        date(2023, 5, 8),  # Coronation of King Charles III
+    }
+)
+"""One-off bank holidays (gov.uk)."""
+
+
+def _easter(year: int) -> date:
+    """Easter Sunday (Gregorian calendar; the anonymous algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _monday_on_or_after(day: date) -> date:
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def _last_monday(year: int, month: int) -> date:
+    last = (date(year, month + 1, 1) if month < 12 else date(year + 1, 1, 1)) - timedelta(days=1)
+    return last - timedelta(days=last.weekday())
+
+
+def bank_holidays(year: int) -> frozenset[date]:
+    """England and Wales bank holidays in ``year``, by the rules gov.uk publishes.
+
+    New Year's Day, Christmas Day and Boxing Day move to the next weekday(s) when they fall at
+    a weekend; Good Friday and Easter Monday; the first and last Mondays of May and the last
+    Monday of August; with the one-off and moved holidays of 1995-2023. A one-off holiday
+    announced after this version of tce is not known to it.
+    """
+    first = date(year, 1, 1)
+    new_year = first if first.weekday() < 5 else _monday_on_or_after(first)
+    easter = _easter(year)
+    days = {
+        new_year,
+        easter - timedelta(days=2),
+        easter + timedelta(days=1),
+        _monday_on_or_after(date(year, 5, 1)),
+        _last_monday(year, 5),
+        _last_monday(year, 8),
+    }
+    christmas = {  # by the weekday of 25 December
+        4: (25, 28),  # Fri: Boxing Day (Sat) moves to Mon 28
+        5: (27, 28),  # Sat: Mon 27 and Tue 28
+        6: (26, 27),  # Sun: Mon 26 (Boxing Day) and Tue 27
+    }.get(date(year, 12, 25).weekday(), (25, 26))
+    days |= {date(year, 12, d) for d in christmas}
+    for moved, regular in _ONE_OFF.items():
+        if moved.year == year:
+            days = (days - {regular}) | {moved}
+    return frozenset(days | {d for d in _EXTRA if d.year == year})
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not an England and Wales bank holiday."""
+    return day.weekday() < 5 and day not in bank_holidays(day.year)
+
+
 def add_working_days(start: date, days: int) -> date:
-    """The date ``days`` working days (Mon-Fri) after ``start``; bank holidays not counted."""
+    """The date ``days`` working days after ``start`` (see :func:`is_working_day`)."""
     current, left = start, days
     while left > 0:
         current += timedelta(days=1)
-        if current.weekday() < 5:
+        if is_working_day(current):
             left -= 1
     return current
+
+
+def working_days_after(end: date, day: date) -> int:
+    """Working days after ``end`` up to and including ``day`` (0 when ``day`` is not later)."""
+    count, current = 0, end
+    while current < day:
+        current += timedelta(days=1)
+        count += is_working_day(current)
+    return count

@@ -3,8 +3,8 @@
 Scores (0-100) per agency and quarter:
 * completeness: the mean, over the required fields the manifest lists, of % of rows populated;
 * validity: % of rows read that were accepted (no error finding);
-* timeliness: 100 when the extract is dated within 20 working days (Monday to Friday; bank
-  holidays are not known to tce) after the quarter end, less 5 points per working day later;
+* timeliness: 100 when the extract is dated within 20 working days (Monday to Friday, not
+  England and Wales bank holidays) after the quarter end, less 5 points per working day later;
 * maturity: the mean of the three.
 A submission is late when its extract is dated more than 20 working days after the quarter end.
 Percentages and scores are shown only when the agency's rows read are published and >= 10.
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from statistics import fmean
 from typing import Any
 
-from tce_cli.periods import Period
+from tce_cli.periods import Period, working_days_after
 from tce_cli.report.model import (
     Cell,
     Change,
@@ -78,15 +78,6 @@ class Submission:
             "Timeliness": timeliness,
             "Maturity": overall,
         }
-
-
-def working_days_after(end: date, day: date) -> int:
-    """Weekdays after ``end`` up to and including ``day`` (0 when ``day`` is not later)."""
-    count, current = 0, end
-    while current < day:
-        current += timedelta(days=1)
-        count += current.weekday() < 5
-    return count
 
 
 def _int(value: Any) -> int | None:

@@ -743,3 +743,43 @@ def test_workbook_without_data(tmp_path: Path) -> None:
     wb.save(path)
     with pytest.raises(InputFileError, match="no data on any sheet"):
         read_table(path)
+
+
+def test_workbook_error_cells_read_as_their_text(tmp_path: Path) -> None:
+    """Calamine reads #N/A and friends as empty; tce puts their text back from the XML."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws["C3"], ws["D3"], ws["E3"] = "id", "dob", "risk"
+    ws["C4"], ws["D4"], ws["E4"] = "1", "#N/A", "High"
+    ws["C5"], ws["D5"], ws["E5"] = "2", "2012-02-01", "#DIV/0!"
+    ws["C6"], ws["D6"] = "3", "=NA()"  # a formula with no saved value: still empty
+    for ref in ("D4", "E5"):
+        ws[ref].data_type = "e"
+    ws["H9"].number_format = "0.00"  # formatted but empty: not a column
+    path = tmp_path / "errors.xlsx"
+    wb.save(path)
+    frame = read_table(path).frame
+    assert frame["dob"].to_list() == ["#N/A", "2012-02-01", None]
+    assert frame["risk"].to_list() == ["High", "#DIV/0!", None]
+    assert frame["_row"].to_list() == [4, 5, 6]
+
+
+def test_workbook_error_cells_that_cannot_be_placed_stay_empty(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["id", "dob"])
+    ws.append(["1", "#N/A"])
+    ws["B2"].data_type = "e"
+    path = tmp_path / "moved.xlsx"
+    wb.save(path)
+    # the error cell's reference no longer matches where its value is
+    with zipfile.ZipFile(path) as book:
+        parts = {n: book.read(n) for n in book.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b'r="B2" t="e"', b'r="A2" t="e"')
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+    assert read_table(path).frame["dob"].to_list() == [None]

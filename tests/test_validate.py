@@ -132,3 +132,17 @@ def test_unknown_mapping_and_no_match_exit_2(tmp_path: Path) -> None:
     assert "No mapping matches 'unmatched.csv'" in res.stderr
     res = CliRunner().invoke(app, ["validate", str(tmp_path / "nope.csv")])
     assert res.exit_code == 2 and "File not found" in res.stderr
+
+
+def test_excel_error_cells_are_invalid_values_not_blanks(tmp_path: Path) -> None:
+    """#N/A in a count and #VALUE! in a date are unreadable values, not missing ones."""
+    from _robust import MINI_MAPPING, hostile_workbooks
+    from tce_cli.pipeline import check_file
+
+    path = hostile_workbooks(tmp_path)["formulas_and_errors"]
+    result = check_file(path, mapping=load_mapping(MINI_MAPPING), period=None, today=date.today())
+    found = {(r, f, c) for r, f, c in result.findings.select("source_row", "field", "code").rows()}
+    assert (2, "missing_episodes_count", "invalid-integer") in found
+    assert (3, "date_of_birth", "invalid-date") in found
+    assert (2, "missing_episodes_count", "required-missing") not in found
+    assert (3, "date_of_birth", "required-missing") not in found

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from openpyxl import load_workbook
 from typer.testing import CliRunner, Result
 
 from tce_cli.cli import app
@@ -328,6 +329,17 @@ def test_acknowledged_query_stops_counting_in_validate(project: Path) -> None:
     table = _validate(project, "--fail-on", "query")
     assert table.exit_code == 0
     assert "acknowledged: 1 (age-18-plus 1)" in table.stdout
+
+    book = project / "feedback.xlsx"
+    assert _validate(project, "--feedback", str(book)).exit_code == 0
+    wb = load_workbook(book, read_only=True)
+    assert wb.sheetnames == ["Summary", "Findings", "Acknowledged"]
+    explained = [tuple(r) for r in wb["Acknowledged"].iter_rows(min_row=2, values_only=True)]
+    assert [(r[0], r[4]) for r in explained] == [("R6", "age-18-plus")]
+    assert list(wb["Findings"].iter_rows(min_row=2, values_only=True)) == []
+    rows = wb["Summary"].iter_rows(values_only=True)
+    summary = {r[0]: r[1] for r in rows if len(r) > 1 and r[0]}
+    assert summary["Acknowledged (explained before; not counted)"] == 1
 
 
 def test_stale_acknowledgement_is_reported(project: Path) -> None:

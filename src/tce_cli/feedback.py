@@ -31,8 +31,9 @@ FINDING_SHEET_COLUMNS = (
 )
 
 
-def findings_for_people(result: ValidationResult) -> pl.DataFrame:
-    """Findings with the agency's column name beside the framework field, errors first."""
+def findings_for_people(result: ValidationResult, *, acknowledged: bool = False) -> pl.DataFrame:
+    """Findings with the agency's column name beside the framework field, errors first
+    (``acknowledged``: the acknowledged ones instead of those outstanding)."""
     frames = []
     for f in result.files:
         columns = {
@@ -40,8 +41,9 @@ def findings_for_people(result: ValidationResult) -> pl.DataFrame:
             for k, v in f.resolution.columns.items()
             if v
         }
+        found = f.acknowledged if acknowledged else f.findings
         frames.append(
-            f.findings.with_columns(
+            found.with_columns(
                 pl.col("field")
                 .replace_strict(columns, default=pl.col("field"), return_dtype=pl.String)
                 .alias("column")
@@ -76,7 +78,8 @@ def write_findings(result: ValidationResult, path: Path) -> None:
 
 
 def feedback_bytes(result: ValidationResult, path: Path, *, generated_at: str) -> bytes:
-    """The agency feedback workbook (Summary, Findings with record id first), in memory."""
+    """The agency feedback workbook (Summary, Findings with record id first, and the
+    Acknowledged queries when there are any), in memory."""
     from openpyxl import Workbook
 
     if path.suffix.lower() != ".xlsx":
@@ -86,7 +89,10 @@ def feedback_bytes(result: ValidationResult, path: Path, *, generated_at: str) -
         )
     wb = Workbook(write_only=True)
     _summary_sheet(wb, result, generated_at)
-    _findings_sheet(wb, findings_for_people(result))
+    _findings_sheet(wb, findings_for_people(result), "Findings")
+    explained = findings_for_people(result, acknowledged=True)
+    if explained.height:
+        _findings_sheet(wb, explained, "Acknowledged")
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -161,13 +167,14 @@ def _file_lines(f: FileResult) -> list[tuple[str, object]]:
         ("Rows with errors (will be rejected)", len(f.rejected_rows())),
         ("Errors", int((f.findings["severity"] == "error").sum())),
         ("Queries (fix or explain)", int((f.findings["severity"] == "query").sum())),
+        ("Acknowledged (explained before; not counted)", f.acknowledged.height),
     ]
 
 
-def _findings_sheet(wb: Any, table: pl.DataFrame) -> None:
+def _findings_sheet(wb: Any, table: pl.DataFrame, title: str) -> None:
     from openpyxl.utils import get_column_letter
 
-    ws = wb.create_sheet("Findings")
+    ws = wb.create_sheet(title)
     for i, (_, _, width) in enumerate(FINDING_SHEET_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"

@@ -187,3 +187,17 @@ def test_kept_files_stay_current_through_any_order_of_runs(tmp_path: Path, seed:
     without = _drop_kept(store)
     for period in open_store(store).periods:
         assert _pack_text(store, period) == _pack_text(without, period), period
+
+
+def test_a_failure_working_out_kept_files_never_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(data: object) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(headlines, "headline_values", broken)
+    store = tmp_path / "store"
+    _harmonise(store, DATA / QUARTERS[-1], QUARTERS[-1])
+    assert list(store.glob("period=*/agency=*/part-0.parquet"))
+    assert not list(store.glob(f"period=*/{headlines.FILE}"))
+    assert not any(_kept(store).values())

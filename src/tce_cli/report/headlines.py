@@ -49,7 +49,6 @@ from tce_cli.cycle.compare import (
     snapshot_from_store,
     snapshot_of,
 )
-from tce_cli.errors import StoreError
 from tce_cli.periods import Period
 from tce_cli.report.cohorts import PeriodData
 from tce_cli.report.measures import all_measures
@@ -145,7 +144,8 @@ def summarise(pending: PendingPeriod) -> dict[str, Writer]:
     For the period the run writes, and for every other stored quarter in the latest trend
     window whose kept files the run makes stale (the later ones) or that are stale already
     (e.g. kept by an older tce), so the next pack reads them instead of the rows. Nothing
-    (which only costs the report time) when the store cannot be read.
+    when anything goes wrong (an unreadable earlier quarter, say): that only costs the report
+    time, and the run itself goes on.
     """
     period = pending.period
     stored = tuple(sorted({*stored_periods(pending.root), period}))
@@ -173,7 +173,7 @@ def summarise(pending: PendingPeriod) -> dict[str, Writer]:
             kept = Kept(headline_values(data), changes, data.rereferred())
             files |= _writers(q, stamps[q], kept)
             data.release()
-    except (pl.exceptions.PolarsError, StoreError):
+    except Exception:  # noqa: BLE001 - kept files only save the report time: never fail a run
         return {}
     return files
 

@@ -1,5 +1,5 @@
 """What the store keeps for the report (``period=*/headlines.json`` and
-``rereferrals.parquet``): written by harmonise, used by report only while current, and a pack
+``children*.parquet``): written by harmonise, used by report only while current, and a pack
 is the same with or without them."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _drop_kept(store: Path) -> Path:
     copy = store.parent / "without"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy)
-    for name in (headlines.FILE, headlines.REREFERRALS):
+    for name in (headlines.FILE, headlines.CHILDREN, headlines.BY_AGENCY_TYPE):
         for path in copy.glob(f"period=*/{name}"):
             path.unlink()
     return copy
@@ -104,21 +104,21 @@ def test_the_report_reads_kept_values(store: Path) -> None:
     assert "| 4321 |" in _line(_pack_text(store), "| M01")
 
 
-def test_the_report_reads_kept_changes_and_re_referrals(store: Path) -> None:
+def test_the_report_reads_kept_changes_and_child_frames(store: Path) -> None:
     path = store / f"period={LATEST.slug}" / "headlines.json"
     kept = json.loads(path.read_text())
     row = next(r for r in kept["changes"] if r["measure"] == "rows_read")
     row["current"] = 98765.0
-    keys = store / f"period={LATEST.slug}" / headlines.REREFERRALS
-    empty = pl.DataFrame({"person_key": []}, schema={"person_key": pl.String})
-    empty.write_parquet(keys)
-    kept["rereferrals_sha256"] = hashlib.sha256(keys.read_bytes()).hexdigest()
+    children = store / f"period={LATEST.slug}" / headlines.CHILDREN
+    frame = pl.read_parquet(children)
+    frame.with_columns(pl.lit(False).alias("reref")).write_parquet(children)
+    kept["sha256"][headlines.CHILDREN] = hashlib.sha256(children.read_bytes()).hexdigest()
     path.write_text(json.dumps(kept))
     text = _pack_text(store)
     assert "| 98765 |" in _line(text, f"| {row['agency_name']} |")
     assert _line(text, "| M04").split("|")[2].strip() == "0.0"
-    # a re-referrals file that is not the one the kept values were made with is not used
-    pl.DataFrame({"person_key": ["0" * 64]}).write_parquet(keys)
+    # child frames that are not the ones the kept values were made with are not used
+    frame.head(3).write_parquet(children)
     assert not _kept(store)[LATEST.label]
     assert _line(_pack_text(store), "| M04").split("|")[2].strip() != "0.0"
 

@@ -87,6 +87,8 @@ NRM_RANK = {
 CURRENT_DAYS = 90
 
 
+COHORT = "_cohort"
+"""Column naming the cohort in :meth:`PeriodData.kept_frames`."""
 HEADLINE = ("risk", "csc", "age")
 """The representative columns of a headline-only period (all that headline functions use)."""
 DATES = ("episode_start_date", "episode_end_date")
@@ -115,18 +117,13 @@ class PeriodData:
         history: History,
         *,
         headline_only: bool,
-        rereferred: pl.Series | None = None,
     ) -> None:
         """``rows``: this period's stored rows; ``history``: the closed episodes re-referrals
-        are looked up in (this period's are added to it when its rows are read);
-        ``rereferred``: the person keys of the children re-referred in the period, when
-        known (kept in the store): ``history`` is then not used, nor added to."""
+        are looked up in (this period's are added to it when its rows are read)."""
         self.period = period
         self.headline_only = headline_only
         self._scan = rows
         self._history = history
-        self._known = rereferred
-        self._rerefs = pl.DataFrame()
         self._key = H1
         self._narrow = pl.DataFrame()
         self._sets: dict[str, CodeSet] = {}
@@ -160,21 +157,32 @@ class PeriodData:
             )
         return self._agency[cohort]
 
-    def rereferred(self) -> pl.Series:
-        """The person keys of the children re-referred in the period, sorted."""
-        if self._known is not None:
-            return self._known
-        if not self._narrow.width:
-            self._prepare()
-        person = pl.col("person_key")
-        return (
-            self._scan.filter(person.is_not_null())
-            .select(person, *hashes(person))
-            .join(self._rerefs.lazy(), on=[H1, H2], how="semi")
-            .select(person.unique().sort())
-            .collect()
-            .to_series()
-        )
+    def kept_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Every cohort's child frame, and its per-agency-type frame, each set in one frame
+        with a ``_cohort`` column, sorted: what the store keeps so a report need not work
+        them out."""
+
+        def tagged(frame: pl.DataFrame, cohort: Cohort) -> pl.DataFrame:
+            return frame.with_columns(pl.lit(cohort.value).alias(COHORT))
+
+        children = pl.concat([tagged(self.children(c), c) for c in Cohort])
+        agency = pl.concat([tagged(self.by_agency_type(c), c) for c in Cohort])
+        # sorted, so the same rows give the same bytes (groups come out in any order)
+        return children.sort(COHORT, self._key), agency.sort(COHORT, self._key, "agency_type")
+
+    @classmethod
+    def from_kept(
+        cls, period: Period, children: pl.DataFrame, by_agency_type: pl.DataFrame
+    ) -> PeriodData:
+        """The report quarter's data from :meth:`kept_frames` (its rows are never read)."""
+        data = cls(period, pl.LazyFrame(), History.empty(), headline_only=False)
+        key = next(c for c in (H1, "_key") if c in children.columns)
+        data._key = key
+        for target, frame in ((data._children, children), (data._agency, by_agency_type)):
+            for cohort in Cohort:
+                part = frame.filter(pl.col(COHORT) == cohort.value).drop(COHORT)
+                target[cohort] = part
+        return data
 
     def release(self) -> None:
         """Drop the rows and frames held (they are read again if asked for)."""
@@ -202,22 +210,16 @@ class PeriodData:
         ]
         del found
         columns = [*self._row_columns(agencies, sets), "record_id"]
-        if self._known is not None:
-            columns.append(pl.col("person_key").is_in(self._known.implode()).alias("reref"))
         dates = [d for d in DATES if d not in self._first_sources()]
         narrow = scan.select(*columns, *dates).collect().rechunk()
-        if self._known is None:
-            found = narrow.select(H1, H2, *DATES, "new_in_period")
-            self._rerefs = self._history.rerefs(self.period, found)
+        rerefs = self._history.rerefs(self.period, narrow.select(H1, H2, *DATES, "new_in_period"))
         key, rows = H1, ordered(narrow.drop(dates), H1)
         del narrow
         if clashes(rows):  # two person keys share a hash: group by the text
             key = "_key"
             text = scan.select(*columns, pl.col("person_key").alias(key)).collect()
             rows = ordered(text.rechunk(), key)
-        if self._known is None:
-            rows = self._with_rerefs(rows, self._rerefs, by_pair=key != H1)
-        rows = rows.with_row_index(POS)
+        rows = self._with_rerefs(rows, rerefs, by_pair=key != H1).with_row_index(POS)
         self._narrow, self._key = rows, key
         self._sets = {s.name: s for s in sets}
 

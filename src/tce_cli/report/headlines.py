@@ -1,16 +1,17 @@
 """What the store keeps for the report, so a pack does not work out every earlier quarter again.
 
-A pack needs, besides the report quarter's rows, every earlier quarter's headline values (the
-headline table and the trends), the report quarter's re-referrals (which look back at every
-earlier quarter's closed episodes) and each agency's change on the previous quarter. Working
-those out reads about 1.5 million rows per million in the quarter, so ``tce harmonise`` works
-them out for the period it writes and keeps them, written in the same all-or-nothing step as
-the rows:
+A pack needs every earlier quarter's headline values (the headline table and the trends), the
+report quarter's children collapsed to one row each per cohort (with their re-referrals, which
+look back at every earlier quarter's closed episodes) and each agency's change on the previous
+quarter. Working those out reads each quarter's rows, so ``tce harmonise`` works them out for
+the period it writes and keeps them, written in the same all-or-nothing step as the rows:
 
 * ``period=<slug>/headlines.json``: the headline values (before disclosure control) and the
   change rows of :func:`~tce_cli.cycle.compare.period_changes` (aggregate numbers only);
-* ``period=<slug>/rereferrals.parquet``: the person keys of the children re-referred in the
-  quarter (pseudonymised like the rows; its SHA-256 is in ``headlines.json``).
+* ``period=<slug>/children.parquet`` and ``children-by-agency-type.parquet``: the child
+  frames of :meth:`~tce_cli.report.cohorts.PeriodData.kept_frames` (one row per child, or per
+  child and agency type, and cohort; keyed by a hash of the pseudonymised person key, never
+  holding identifiers; their SHA-256s are in ``headlines.json``).
 
 ``tce report`` uses what is kept for a quarter only when it was worked out from exactly what
 the store now holds. ``headlines.json`` records a fingerprint of
@@ -68,8 +69,9 @@ from tce_cli.safe_io import Writer
 from tce_cli.store import PARQUET_OPTIONS, PendingPeriod, Store
 
 FILE = "headlines.json"
-REREFERRALS = "rereferrals.parquet"
-FORMAT = 2
+CHILDREN = "children.parquet"
+BY_AGENCY_TYPE = "children-by-agency-type.parquet"
+FORMAT = 3
 Values = Mapping[str, Count | Rate]
 """Measure id -> its headline value for one quarter (measures with a headline only)."""
 
@@ -81,8 +83,13 @@ class Kept:
     values: Values
     changes: pl.DataFrame
     """:func:`~tce_cli.cycle.compare.period_changes` of the quarter (default thresholds)."""
-    rereferred: pl.Series
-    """The person keys of the children re-referred in the quarter, sorted."""
+    children: pl.DataFrame
+    by_agency_type: pl.DataFrame
+    """The quarter's child frames (:meth:`~tce_cli.report.cohorts.PeriodData.kept_frames`)."""
+
+    def period_data(self, period: Period) -> PeriodData:
+        """The quarter's data, from the kept child frames."""
+        return PeriodData.from_kept(period, self.children, self.by_agency_type)
 
 
 def headline_values(data: PeriodData) -> dict[str, Count | Rate]:
@@ -103,14 +110,16 @@ def kept_quarter(store: StoreInfo, period: Period) -> Kept | None:
     if kept is None or values is None:
         return None
     try:
-        data = (store.period_dir(period) / REREFERRALS).read_bytes()
-        if hashlib.sha256(data).hexdigest() != kept["rereferrals_sha256"]:
-            return None
-        rereferred = pl.read_parquet(io.BytesIO(data)).get_column("person_key")
+        frames = []
+        for name in (CHILDREN, BY_AGENCY_TYPE):
+            data = (store.period_dir(period) / name).read_bytes()
+            if hashlib.sha256(data).hexdigest() != kept["sha256"][name]:
+                return None
+            frames.append(pl.read_parquet(io.BytesIO(data)))
         changes = pl.DataFrame(kept["changes"], schema=CHANGE_SCHEMA)
     except (OSError, KeyError, TypeError, ValueError, pl.exceptions.PolarsError):
         return None
-    return Kept(values, changes, rereferred)
+    return Kept(values, changes, *frames)
 
 
 def _load(store: StoreInfo, period: Period) -> dict[str, Any] | None:
@@ -168,9 +177,9 @@ def summarise(pending: PendingPeriod) -> dict[str, Writer]:
     try:
         for q in todo:
             rows = _rows(pending) if q == period else scan_rows(store, [q])
-            data = PeriodData(q, rows, history, headline_only=True)
+            data = PeriodData(q, rows, history, headline_only=False)
             changes = period_changes(Store(pending.root), q, agencies=agencies, snapshot=snapshot)
-            kept = Kept(headline_values(data), changes, data.rereferred())
+            kept = Kept(headline_values(data), changes, *data.kept_frames())
             files |= _writers(q, stamps[q], kept)
             data.release()
     except Exception:  # noqa: BLE001 - kept files only save the report time: never fail a run
@@ -200,21 +209,23 @@ def _pending_snapshots(
 
 
 def _writers(period: Period, stamp: str | None, kept: Kept) -> dict[str, Writer]:
-    keys = io.BytesIO()
-    kept.rereferred.rename("person_key").to_frame().write_parquet(keys, **PARQUET_OPTIONS)
+    frames = {}
+    for name, frame in ((CHILDREN, kept.children), (BY_AGENCY_TYPE, kept.by_agency_type)):
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, **PARQUET_OPTIONS)
+        frames[name] = buffer.getvalue()
     payload = {
         "format": FORMAT,
         "period": period.label,
         "fingerprint": stamp,
         "values": {k: _encode(v) for k, v in sorted(kept.values.items())},
         "changes": kept.changes.to_dicts(),
-        "rereferrals_sha256": hashlib.sha256(keys.getvalue()).hexdigest(),
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in frames.items()},
     }
     base = f"period={period.slug}"
-    return {
-        f"{base}/{FILE}": _bytes_writer((json.dumps(payload, indent=2) + "\n").encode("utf-8")),
-        f"{base}/{REREFERRALS}": _bytes_writer(keys.getvalue()),
-    }
+    text = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
+    files = {f"{base}/{FILE}": _bytes_writer(text)}
+    return files | {f"{base}/{name}": _bytes_writer(data) for name, data in frames.items()}
 
 
 def _bytes_writer(data: bytes) -> Writer:

@@ -204,13 +204,11 @@ def period_data(
     period: Period,
     *,
     skip: Collection[Period] = (),
-    rereferred: pl.Series | None = None,
 ) -> list[tuple[Period, PeriodData | None]]:
     """The trend window's quarters, each with its data (None when the store lacks it, or the
     quarter is in ``skip``: its rows are then never read).
 
     Only the last quarter (``period``) is read in full; the earlier ones give headline values.
-    ``rereferred``: the person keys of the children re-referred in ``period``, when known.
     """
     upto = [
         p
@@ -222,9 +220,7 @@ def period_data(
     for q in window_periods(period, store.periods):
         data = None
         if store.has(q) and q not in skip:
-            known = rereferred if q == period else None
-            rows = scan_rows(store, [q])
-            data = PeriodData(q, rows, history, headline_only=q != period, rereferred=known)
+            data = PeriodData(q, scan_rows(store, [q]), history, headline_only=q != period)
         out.append((q, data))
     return out
 
@@ -235,17 +231,20 @@ def window_values(
     """The report quarter's data, and every quarter of the trend window with its headline
     values: kept in the store where they are current, else worked out from the rows.
 
-    ``kept``: what the store keeps for the report quarter (its re-referrals are then read
-    from there, not worked out from the earlier quarters).
+    ``kept``: what the store keeps for the report quarter (its rows are then not read).
     """
     earlier = window_periods(period, store.periods)[:-1]
     values = {q: v for q in earlier if store.has(q) and (v := kept_values(store, q)) is not None}
-    rereferred = kept.rereferred if kept else None
+    current = kept.period_data(period) if kept else None
+    skip = {*values, period} if current else set(values)
     out: list[tuple[Period, Values | None]] = []
-    for q, data in period_data(store, period, skip=values, rereferred=rereferred):
-        if q == period and data is not None:
-            out.append((q, headline_values(data)))
-            return data, out
+    for q, data in period_data(store, period, skip=skip):
+        if q == period:
+            current = current or data
+            if current is None:
+                break
+            out.append((q, headline_values(current)))
+            return current, out
         out.append((q, values.get(q) if data is None else headline_values(data)))
         if data is not None:
             data.release()  # earlier quarters give only these values

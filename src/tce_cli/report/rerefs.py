@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
@@ -40,6 +41,11 @@ class History:
         self._periods = sorted(periods)
         self._closed: dict[Period, tuple[date | None, pl.DataFrame]] = {}
         """Quarter -> (the earliest end date read, None when all were; the closed episodes)."""
+
+    @classmethod
+    def empty(cls) -> History:
+        """A history of no quarters (for data whose re-referrals are already worked out)."""
+        return cls(StoreInfo(Path(), (), pseudonymised=True), ())
 
     def rerefs(self, period: Period, rows: pl.DataFrame) -> pl.DataFrame:
         """``_h1``, ``_h2`` of the children re-referred in ``period``.

@@ -16,7 +16,8 @@ the period it writes and keeps them, written in the same all-or-nothing step as 
 ``tce report`` uses what is kept for a quarter only when it was worked out from exactly what
 the store now holds. ``headlines.json`` records a fingerprint of
 
-* the code that works it out (tce's version, its source and the framework schema),
+* the code that works it out (tce's version, its source and the framework schema, and the
+  Polars version),
 * and every stored quarter up to and including that one (re-referrals look back at earlier
   quarters): its ``manifest.json``, which names every agency's input files by their SHA-256,
   the mapping's SHA-256, tce's version and the run's time.
@@ -276,11 +277,12 @@ def fingerprint(
 
 @cache
 def code_fingerprint() -> str:
-    """A hash of tce's version, code and framework schema (any change makes kept files stale:
-    the values depend on the measures, the comparison, the schema and the code lists)."""
+    """A hash of tce's version, code and framework schema, and the Polars version (any change
+    makes kept files stale: the values depend on the measures, the comparison, the schema and
+    the code lists; the child frames are keyed by a Polars hash)."""
     package = Path(__file__).resolve().parent.parent
     files = [*sorted(package.glob("**/*.py")), *sorted(package.glob("data/*.yaml"))]
-    digest = hashlib.sha256(__version__.encode("utf-8"))
+    digest = hashlib.sha256(f"{__version__} polars {pl.__version__}".encode())
     for path in files:
         digest.update(path.relative_to(package).as_posix().encode("utf-8"))
         digest.update(path.read_bytes())

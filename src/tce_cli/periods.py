@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from tce_cli.errors import PeriodError
 
@@ -179,6 +180,7 @@ def _last_monday(year: int, month: int) -> date:
     return last - timedelta(days=last.weekday())
 
 
+@cache
 def bank_holidays(year: int) -> frozenset[date]:
     """England and Wales bank holidays in ``year``, by the rules gov.uk publishes.
 

@@ -314,6 +314,11 @@ def compare(
     return frame
 
 
+def stored_agencies(store: Store, period: Period) -> list[str]:
+    """The agencies with a return stored for ``period`` (none when the store lacks it)."""
+    return store.agencies(period) if period in store.periods() else []
+
+
 Snapshots = Callable[[Period, str], Snapshot | None]
 """(period, agency id) -> that agency's return for the period, or None."""
 
@@ -338,7 +343,7 @@ def period_changes(
     before = period.previous()
 
     def stored(q: Period) -> Sequence[str]:
-        return store.agencies(q) if q in store.periods() else []
+        return stored_agencies(store, q)
 
     def read(q: Period, agency_id: str) -> Snapshot | None:
         return snapshot_from_store(store, q, agency_id)
@@ -463,4 +468,5 @@ __all__ = [
     "snapshot_from_files",
     "snapshot_from_store",
     "snapshot_of",
+    "stored_agencies",
 ]

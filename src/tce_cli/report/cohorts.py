@@ -87,6 +87,8 @@ NRM_RANK = {
 CURRENT_DAYS = 90
 
 
+TEXT_KEY = "_key"
+"""The child key column when two person keys share a hash: the person_key text."""
 COHORT = "_cohort"
 """Column naming the cohort in :meth:`PeriodData.kept_frames`."""
 HEADLINE = ("risk", "csc", "age")
@@ -176,7 +178,7 @@ class PeriodData:
     ) -> PeriodData:
         """The report quarter's data from :meth:`kept_frames` (its rows are never read)."""
         data = cls(period, pl.LazyFrame(), History.empty(), headline_only=False)
-        key = next(c for c in (H1, "_key") if c in children.columns)
+        key = H1 if H1 in children.columns else TEXT_KEY
         data._key = key
         for target, frame in ((data._children, children), (data._agency, by_agency_type)):
             for cohort in Cohort:
@@ -216,7 +218,7 @@ class PeriodData:
         key, rows = H1, ordered(narrow.drop(dates), H1)
         del narrow
         if clashes(rows):  # two person keys share a hash: group by the text
-            key = "_key"
+            key = TEXT_KEY
             text = scan.select(*columns, pl.col("person_key").alias(key)).collect()
             rows = ordered(text.rechunk(), key)
         rows = self._with_rerefs(rows, rerefs, by_pair=key != H1).with_row_index(POS)

@@ -50,6 +50,7 @@ from tce_cli.cycle.compare import (
     period_changes,
     snapshot_from_store,
     snapshot_of,
+    stored_agencies,
 )
 from tce_cli.periods import Period
 from tce_cli.report.cohorts import PeriodData
@@ -197,9 +198,7 @@ def _pending_snapshots(
     ids = {p.parent.name.removeprefix("agency=") for p in pending.kept} | set(pending.frames)
 
     def agencies(q: Period) -> list[str]:
-        if q == pending.period:
-            return sorted(ids)
-        return store.agencies(q) if q in store.periods() else []
+        return sorted(ids) if q == pending.period else stored_agencies(store, q)
 
     def snapshot(q: Period, agency_id: str) -> Snapshot | None:
         if q == pending.period and agency_id in pending.frames:

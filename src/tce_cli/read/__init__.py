@@ -16,17 +16,21 @@ from tce_cli.errors import ConfigError, InputFileError
 from tce_cli.read import _sniff
 from tce_cli.read._csv import read_csv_grid
 from tce_cli.read._model import ROW_COLUMN, Format, RawTable, ReadInfo
+from tce_cli.read._pieces import CsvPieces, PieceMismatch, open_pieces
 from tce_cli.read._profile import profile_table
 from tce_cli.read._table import Layout, build_layout, detect_header
 from tce_cli.read._xlsx import read_xlsx_grid, sheet_names
 
 __all__ = [
     "ROW_COLUMN",
+    "CsvPieces",
+    "PieceMismatch",
     "Format",
     "RawTable",
     "ReadInfo",
     "detect_header",
     "profile_table",
+    "read_pieces",
     "read_table",
     "sheet_names",
 ]
@@ -66,6 +70,26 @@ def read_table(
     if fmt == "xlsx":
         return _read_xlsx(path, sheet=sheet, header_row=header_row)
     return _read_csv(path, head, encoding=encoding, delimiter=delimiter, header_row=header_row)
+
+
+def read_pieces(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    header_row: int | None = None,
+    format: Format | None = None,
+) -> CsvPieces | None:
+    """A CSV file to be read a piece at a time (see _pieces), or None when it should be read
+    whole with ``read_table``: a workbook, a file of one piece, or one the pieces cannot read
+    exactly as ``read_table`` would. Options and errors as ``read_table``'s."""
+    path = Path(path)
+    _check_options(header_row, format)
+    head = _head(path)
+    if _sniff.detect_format(path, head, format) != "csv":
+        return None
+    _sniff.check_text(path, head)
+    return open_pieces(path, head, encoding=encoding, delimiter=delimiter, header_row=header_row)
 
 
 def _read_csv(

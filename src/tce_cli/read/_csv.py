@@ -37,6 +37,53 @@ class CsvMeta:
     line_endings: str | None
 
 
+@dataclass(frozen=True)
+class CsvPlan:
+    """What the first read of a CSV file (as plain lines) found, before its records are
+    parsed: where to parse them from (the file, or its text converted to UTF-8), how, and
+    the numbers kept per line."""
+
+    source: Path | bytes
+    lines: _lines.Lines
+    encoding: str
+    delimiter: str
+    eol: str
+    line_ending_counts: dict[str, int]
+    odd: bool
+    """Whitespace other than spaces and line breaks somewhere (every cell is stripped)."""
+    odd_breaks: bool
+    """Line breaks that are not row ends (bare CRs, or LFs in a CR file)."""
+    breaks: bool
+    """Mixed line endings and quotes: the line breaks inside values are counted."""
+
+    @property
+    def line_endings(self) -> str | None:
+        return _sniff.line_ending_label(self.line_ending_counts)
+
+    def line_endings_less(self, inside: dict[str, int] | None) -> str | None:
+        """The line-ending label once the breaks ``inside`` values are taken out."""
+        counts = self.line_ending_counts
+        if inside is None:
+            return self.line_endings
+        return _sniff.line_ending_label({k: counts[k] - inside[k] for k in counts})
+
+
+@dataclass(frozen=True)
+class Records:
+    """How Polars is to parse a file's records, from its lines (see _lines)."""
+
+    cells: pl.Series
+    """Each record's cell count."""
+    count: int
+    width: int
+    """The widest record's cell count."""
+    quote: str | None
+    inside: pl.Series | None
+    """Per physical line: it starts inside a quoted value (None: no value spans lines)."""
+    strip_all: bool
+    """Trim every column (else only those where a cell starts or ends with a space)."""
+
+
 def read_csv_grid(
     path: Path, head: bytes, *, encoding: str | None, delimiter: str | None
 ) -> tuple[Grid, CsvMeta]:
@@ -48,6 +95,23 @@ def read_csv_grid(
 
     Raises:
         InputFileError: undecodable bytes, an empty file, or quoting that never closes.
+    """
+    plan = plan_csv(path, head, encoding=encoding, delimiter=delimiter)
+    delim, source = plan.delimiter, plan.source
+    grid = _polars_grid(plan)
+    if grid is None:
+        data = source if isinstance(source, bytes) else _read_bytes(path)
+        grid = _python_grid(path, data.removeprefix(_sniff.UTF8_BOM), delim, breaks=plan.breaks)
+    label = plan.line_endings_less(grid.breaks)
+    return grid, CsvMeta(encoding=plan.encoding, delimiter=delim, line_endings=label)
+
+
+def plan_csv(path: Path, head: bytes, *, encoding: str | None, delimiter: str | None) -> CsvPlan:
+    """Read the file as plain lines (see CsvPlan): detect its encoding, delimiter and line
+    endings and keep a few numbers per line.
+
+    Raises:
+        InputFileError: undecodable bytes or an empty file.
     """
     lines = found = None
     utf8 = encoding is None or _sniff.canonical_encoding(encoding) in ("utf-8", "utf-8-sig")
@@ -73,19 +137,17 @@ def read_csv_grid(
     else:
         used = "utf-8-sig" if head.startswith(_sniff.UTF8_BOM) else "utf-8"
     counts = found.line_ending_counts()
-    odd = found.controls or (found.tab and delim != "\t") or lines.odd_spaces
-    label = _sniff.line_ending_label(counts)
-    breaks = label == "mixed" and found.quote  # then breaks inside values are not counted
-    grid = _polars_grid(
-        source, lines, delim, eol, odd_breaks=counts["CR"] > 0, odd=odd, breaks=breaks
+    return CsvPlan(
+        source=source,
+        lines=lines,
+        encoding=used,
+        delimiter=delim,
+        eol=eol,
+        line_ending_counts=counts,
+        odd=bool(found.controls or (found.tab and delim != "\t") or lines.odd_spaces),
+        odd_breaks=counts["CR"] > 0,
+        breaks=_sniff.line_ending_label(counts) == "mixed" and bool(found.quote),
     )
-    if grid is None:
-        data = source if isinstance(source, bytes) else _read_bytes(path)
-        grid = _python_grid(path, data.removeprefix(_sniff.UTF8_BOM), delim, breaks=breaks)
-    if grid.breaks is not None:
-        inside = grid.breaks
-        label = _sniff.line_ending_label({k: counts[k] - inside[k] for k in counts})
-    return grid, CsvMeta(encoding=used, delimiter=delim, line_endings=label)
 
 
 def empty_file(path: Path) -> InputFileError:
@@ -143,95 +205,106 @@ def _check_width(widest: int) -> None:
         )
 
 
-def _polars_grid(
-    source: Path | bytes,
-    lines: _lines.Lines,
-    delim: str,
-    eol: str,
-    *,
-    odd_breaks: bool,
-    odd: bool,
-    breaks: bool,
-) -> Grid | None:
-    """Parse with Polars; return None when Polars cannot be trusted (the caller falls back).
+def records(plan: CsvPlan) -> Records | None:
+    """How to parse the file's records; None when Polars cannot be trusted with its quoting
+    (the caller falls back to Python's csv module).
 
-    ``odd_breaks`` says the file has line breaks that are not row ends (bare CRs, or LFs in
-    a CR file), which may sit at the edge of a value and so need stripping; ``odd`` that it
-    holds whitespace other than spaces and line breaks; ``breaks`` asks for the line breaks
-    inside values to be counted.
+    Raises:
+        InputFileError: a record has more cells than Excel has columns.
     """
+    lines, delim = plan.lines, plan.delimiter
     quoting = _lines.scan_quoting(lines, delim)
     if quoting.mode == "broken":
         return None
-    records = lines.height if quoting.inside is None else int((~quoting.inside).sum())
-    cells = _lines.cell_counts(lines, quoting, delim, records)
+    count = lines.height if quoting.inside is None else int((~quoting.inside).sum())
+    cells = _lines.cell_counts(lines, quoting, delim, count)
     if cells is None:
         return None
     top = cells.max()
     widest = top if isinstance(top, int) and top > 0 else 1
     _check_width(widest)
-    quote = None if quoting.mode == "literal" else '"'
-    strip_all = odd or odd_breaks or lines.height != records
+    return Records(
+        cells=cells,
+        count=count,
+        width=widest,
+        quote=None if quoting.mode == "literal" else '"',
+        inside=quoting.inside,
+        strip_all=plan.odd or plan.odd_breaks or lines.height != count,
+    )
+
+
+def _polars_grid(plan: CsvPlan) -> Grid | None:
+    """Parse with Polars; return None when Polars cannot be trusted (the caller falls back)."""
+    found = records(plan)
+    if found is None:
+        return None
     try:
-        grid = _parse(source, delim, eol, widest, quote, strip_all=strip_all, breaks=breaks)
+        frame = parse_records(plan.source, plan, found)
     except pl.exceptions.PolarsError:
         return None
-    return grid.with_cells(cells) if grid.frame.height == records else None
-
-
-def _parse(
-    source: Path | bytes,
-    delim: str,
-    eol: str,
-    width: int,
-    quote: str | None,
-    *,
-    strip_all: bool,
-    breaks: bool,
-) -> Grid:
-    """Parse every record as text, numbering the records from 1, and trim the cells (every
-    column with ``strip_all``, else only the columns where a cell starts or ends with a space).
-
-    One Polars read of the whole file: on 1M rows it takes 0.8 s where reading it in pieces
-    took 2.1 s. The file is memory-mapped meanwhile, so the peak memory is a little higher.
-    """
-    frame = pl.read_csv(
-        source,
-        has_header=False,
-        schema={f"c{i}": pl.String for i in range(width)},
-        separator=delim,
-        eol_char=eol,
-        quote_char=quote,
-        null_values=[""],  # quoted empty cells ("") too
-        missing_columns="insert",
-        truncate_ragged_lines=True,
-        raise_if_empty=False,
-        row_index_name=ROW_COLUMN,
-        row_index_offset=1,
-        glob=False,  # a file name is a name, whatever brackets or stars it holds
-    )
+    if frame.height != found.count:
+        return None
     cells = frame.drop(ROW_COLUMN)
     head = _copy(cells.head(HEADER_SCAN_ROWS))  # the first rows, as written
-    inside = None
-    if breaks:
-        crlf = int(_lines.count_in_values(cells, "\r\n").sum())
-        inside = {
-            "CRLF": crlf,
-            "LF": int(_lines.count_in_values(cells, "\n").sum()) - crlf,
-            "CR": int(_lines.count_in_values(cells, "\r").sum()) - crlf,
-        }
-    targets = cells.columns if strip_all else _lines.padded_columns(cells)
+    inside = breaks_inside(cells) if plan.breaks else None
     del cells
-    frame = frame.with_columns(
-        pl.col(ROW_COLUMN).cast(pl.Int64), pl.col(targets).str.strip_chars().replace("", None)
-    )
+    frame = trim(frame, strip_all=found.strip_all)
     # One chunk per column, a column at a time, so the copy made is one column's rather than
     # the whole frame's. The mapping runs faster and in less memory on one chunk (1M rows:
     # 6.2 s and 1.65 GB peak, against 8.3 s and 2.0 GB on 150 chunks).
     for name in frame.columns:
         if frame.get_column(name).n_chunks() > 1:
             frame = frame.with_columns(frame.get_column(name).rechunk())
-    return Grid(frame=frame, cells=None, stripped=True, head=head, breaks=inside)
+    return Grid(frame=frame, cells=found.cells, stripped=True, head=head, breaks=inside)
+
+
+def parse_records(
+    source: Path | bytes, plan: CsvPlan, found: Records, *, first: int = 1
+) -> pl.DataFrame:
+    """Parse records as text (columns c0.., every cell a string, empty -> null), numbered
+    from ``first`` in ``_row``.
+
+    One Polars read of the whole file: on 1M rows it takes 0.8 s where reading it in pieces
+    took 2.1 s. The file is memory-mapped meanwhile, so the peak memory is a little higher.
+    """
+    return pl.read_csv(
+        source,
+        has_header=False,
+        schema={f"c{i}": pl.String for i in range(found.width)},
+        separator=plan.delimiter,
+        eol_char=plan.eol,
+        quote_char=found.quote,
+        null_values=[""],  # quoted empty cells ("") too
+        missing_columns="insert",
+        truncate_ragged_lines=True,
+        raise_if_empty=False,
+        row_index_name=ROW_COLUMN,
+        row_index_offset=first,
+        glob=False,  # a file name is a name, whatever brackets or stars it holds
+    )
+
+
+def breaks_inside(cells: pl.DataFrame) -> dict[str, int]:
+    """Count the line breaks inside values, by kind."""
+    crlf = int(_lines.count_in_values(cells, "\r\n").sum())
+    return {
+        "CRLF": crlf,
+        "LF": int(_lines.count_in_values(cells, "\n").sum()) - crlf,
+        "CR": int(_lines.count_in_values(cells, "\r").sum()) - crlf,
+    }
+
+
+def trim(frame: pl.DataFrame, *, strip_all: bool) -> pl.DataFrame:
+    """Trim the cells (every column with ``strip_all``, else only the columns where a cell
+    starts or ends with a space) and make empty cells null; ``_row`` becomes Int64."""
+    targets = (
+        [c for c in frame.columns if c != ROW_COLUMN]
+        if strip_all
+        else _lines.padded_columns(frame.drop(ROW_COLUMN))
+    )
+    return frame.with_columns(
+        pl.col(ROW_COLUMN).cast(pl.Int64), pl.col(targets).str.strip_chars().replace("", None)
+    )
 
 
 def _copy(frame: pl.DataFrame) -> pl.DataFrame:
@@ -257,7 +330,18 @@ def _python_grid(path: Path, data: bytes, delim: str, *, breaks: bool) -> Grid:
         )
     fixed = out.getvalue().encode("utf-8")
     lines = _lines.read_lines(fixed, "\n", delim)
-    grid = _polars_grid(fixed, lines, delim, "\n", odd_breaks=True, odd=True, breaks=breaks)
+    plan = CsvPlan(
+        source=fixed,
+        lines=lines,
+        encoding="utf-8",
+        delimiter=delim,
+        eol="\n",
+        line_ending_counts={},
+        odd=True,
+        odd_breaks=True,
+        breaks=breaks,
+    )
+    grid = _polars_grid(plan)
     if grid is None:  # pragma: no cover - standard quoting always parses
         raise InputFileError(
             f"{path.name} could not be read as CSV.", hint="Open it in Excel and save it again."

@@ -32,10 +32,13 @@ class Lines:
     line), ``quotes`` (quote characters), ``opens`` (a quote at the start of the line or just
     after a delimiter) and ``text`` (the line itself, for lines holding a quote; null
     otherwise). ``odd_spaces`` says whether a line holds whitespace other than spaces, tabs
-    and line breaks (no-break and other Unicode spaces)."""
+    and line breaks (no-break and other Unicode spaces). ``piece_lines`` counts the lines of
+    each piece read (see _chunks.pieces), so a second read in the same pieces can tell which
+    lines each piece holds."""
 
     stats: pl.DataFrame
     odd_spaces: bool
+    piece_lines: tuple[int, ...] = ()
 
     @property
     def height(self) -> int:
@@ -51,6 +54,7 @@ def read_lines(source: Path | bytes, eol: str, delim: str, found: Probe | None =
     given, is filled in with what the bytes hold (see _sniff.Probe), so the file is read once.
     """
     parts = []
+    counts = []
     for piece in _chunks.pieces(source, eol):
         stats = (
             pl.read_csv(
@@ -72,12 +76,13 @@ def read_lines(source: Path | bytes, eol: str, delim: str, found: Probe | None =
             sums = stats.select(pl.col("len", "crs").sum()).row(0)
             _sniff.count_piece(found, piece, eol, stats.height, *sums)
         parts.append(stats.drop("len", "crs"))
+        counts.append(stats.height)
     if not parts:
         empty = pl.DataFrame(schema={"line": pl.String}).select(_stats(delim))
         parts.append(empty.drop("len", "crs"))
     stats = pl.concat(parts, rechunk=True)
     odd = bool(stats["odd"].any())
-    return Lines(stats=stats.drop("odd"), odd_spaces=odd)
+    return Lines(stats=stats.drop("odd"), odd_spaces=odd, piece_lines=tuple(counts))
 
 
 def _stats(

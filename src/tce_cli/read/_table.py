@@ -57,7 +57,8 @@ def build_layout(grid: Grid, *, name: str, header_row: int | None) -> Layout:
     data = clean.slice(h + 1, last - h)
     body = data.drop(ROW_COLUMN, strict=False)
     width = _header_width(grid, cells, body, h)
-    names, keep = _column_names(cells.row(h), body, width)
+    has_data = body.select(pl.all().is_not_null().any()).row(0) if body.height else ()
+    names, keep = column_names(cells.row(h), has_data, body.width, width)
     rows = pl.col(ROW_COLUMN) if ROW_COLUMN in data.columns else _numbers(h + 2, data.height)
     frame = data.select(rows, *(pl.col(f"c{i}").alias(n) for i, n in zip(keep, names, strict=True)))
     # One chunk layout for all columns: frames whose columns are chunked differently (a
@@ -130,15 +131,15 @@ def _header_width(grid: Grid, clean: pl.DataFrame, data: pl.DataFrame, h: int) -
     return max(marks) + 1
 
 
-def _column_names(
-    header: tuple[str | None, ...], data: pl.DataFrame, width: int
+def column_names(
+    header: Sequence[str | None], has_data: Sequence[bool], columns: int, width: int
 ) -> tuple[list[str], list[int]]:
-    """Name each kept column; keep blank-header and extra columns only if they hold data."""
-    has_data = data.select(pl.all().is_not_null().any()).row(0) if data.height else ()
+    """Name each kept column of ``columns``; keep blank-header and extra columns only if they
+    hold data (``has_data``, by position; none if empty). ``width``: the header's cells."""
     names: list[str] = []
     keep: list[int] = []
     taken = {ROW_COLUMN}
-    for i in range(data.width):
+    for i in range(columns):
         text = header[i] if i < width else None
         if text is None and not (i < len(has_data) and has_data[i]):
             continue

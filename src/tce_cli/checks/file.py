@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -90,29 +91,61 @@ def columns(
         )
 
 
-def completeness(
-    mapped: pl.DataFrame, mapping: Mapping, resolution: Resolution, schema: Schema, period: Period
-) -> Iterator[FileFinding]:
-    """Fill rates below threshold; too many unknown ethnicities or sexes; late extract."""
-    n = mapped.height
+Tally = dict[str, Any]
+"""Counts over a file's mapped rows that the file-level checks need (see ``tally``)."""
+
+N = "_n"
+EXTRACT = "_extract"
+
+
+def tally(mapped: pl.DataFrame, resolution: Resolution) -> Tally:
+    """Counts over ``mapped``: rows, filled cells per mapped field, unknown ethnicities and
+    sexes, and the latest extract date. Tallies of pieces of a file add up (``add_tallies``)
+    to the tally of the whole file."""
     exprs = [
-        *[pl.col(raw(f)).is_not_null().mean().alias(f) for f in resolution.columns],
+        pl.len().alias(N),
+        *[pl.col(raw(f)).is_not_null().sum().alias(f) for f in resolution.columns],
         *_share("ethnicity", ["NOBT", "REFU"], resolution),
         *_share("sex", ["U"], resolution),
         *(
-            [pl.col("extract_date").max().alias("_extract")]
+            [pl.col("extract_date").max().alias(EXTRACT)]
             if "extract_date" in resolution.columns
             else []
         ),
     ]
-    if n == 0 or not exprs:  # no rows, or no mapped column found (missing-column says so)
+    # lazy: an eager select would first copy the frame to align its chunks
+    return mapped.lazy().select(*exprs).collect().row(0, named=True)
+
+
+def add_tallies(tallies: list[Tally]) -> Tally:
+    """The tally of the rows of all ``tallies`` together."""
+    out: Tally = {}
+    for t in tallies:
+        for k, v in t.items():
+            if k == EXTRACT:
+                out[k] = max((x for x in (out.get(k), v) if x is not None), default=None)
+            else:
+                out[k] = out.get(k, 0) + v
+    return out
+
+
+def filled_percent(counts: Tally, names: list[str]) -> dict[str, float]:
+    """% of rows with each of ``names`` filled in, to one decimal place."""
+    n = counts[N]
+    if n == 0 or not names:
+        return {name: 0.0 for name in names}
+    rounded = pl.Series([100 * (counts[name] / n) for name in names], dtype=pl.Float64).round(1)
+    return {name: float(v) for name, v in zip(names, rounded, strict=True)}
+
+
+def completeness(
+    counts: Tally, mapping: Mapping, resolution: Resolution, schema: Schema, period: Period
+) -> Iterator[FileFinding]:
+    """Fill rates below threshold; too many unknown ethnicities or sexes; late extract."""
+    n = counts[N]
+    if n == 0 or not resolution.columns:  # no rows, or no mapped column found
         return
-    stats = (
-        mapped.lazy()  # lazy: an eager select would first copy the frame to align its chunks
-        .select(*exprs)
-        .collect()
-        .row(0, named=True)
-    )
+    stats = {k: (v / n if k not in (N, EXTRACT) else v) for k, v in counts.items()}
     for name in resolution.columns:
         f = schema.field(name)
         threshold = mapping.options.completeness.get(name, f.completeness)
@@ -137,7 +170,7 @@ def completeness(
             "sex",
             f"Sex is unknown for {100 * stats['_share_sex']:.1f}% of rows (over 2%).",
         )
-    extract = stats.get("_extract")
+    extract = stats.get(EXTRACT)
     deadline = add_working_days(period.end, mapping.options.extract_lag_working_days)
     if extract is not None and extract > deadline:
         yield FileFinding(
@@ -152,4 +185,4 @@ def completeness(
 def _share(name: str, codes: list[str], resolution: Resolution) -> list[pl.Expr]:
     if name not in resolution.columns:
         return []
-    return [pl.col(name).is_in(codes).fill_null(False).mean().alias(f"_share_{name}")]
+    return [pl.col(name).is_in(codes).fill_null(False).sum().alias(f"_share_{name}")]

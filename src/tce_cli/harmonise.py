@@ -36,7 +36,7 @@ NOT_PSEUDONYMISED_KEY = b"tce --no-pseudonymise: NOT A SECRET, local testing onl
 @dataclass(frozen=True)
 class HarmonisedFile:
     """One file's accepted rows (store columns) and rejected rows, with what the manifest needs
-    of its mapped rows: ``result.mapped`` is emptied once these are taken, so a run over many
+    of its mapped rows: ``result.rows`` is emptied once these are taken, so a run over many
     files holds the store columns of each, not every file's mapped text."""
 
     result: FileResult
@@ -73,15 +73,15 @@ def harmonise_file(result: FileResult, *, key: bytes) -> HarmonisedFile:
             hint="This is a bug in tce; please report it with the file's layout (not its data).",
         )
     latest = None
-    if "extract_date" in result.mapped.columns:
-        found = result.mapped.lazy().select(pl.col("extract_date").max()).collect().item()
+    if "extract_date" in result.rows.columns:
+        found = result.rows.lazy().select(pl.col("extract_date").max()).collect().item()
         latest = found if isinstance(found, date) else None
     return HarmonisedFile(
-        result=dataclasses.replace(result, mapped=result.mapped.clear()),
+        result=dataclasses.replace(result, mapped=result.rows.clear()),
         accepted=accepted,
         rejected=rejected,
         sha256=file_sha256(result.path),
-        mapped_rows=result.mapped.height,
+        mapped_rows=result.rows.height,
         completeness=result.completeness(),
         latest_extract=latest,
     )
@@ -89,7 +89,7 @@ def harmonise_file(result: FileResult, *, key: bytes) -> HarmonisedFile:
 
 def _store_frame(result: FileResult, key: bytes, rejected: pl.Series) -> pl.DataFrame:
     schema = load_schema()
-    mapped = result.mapped.lazy().filter(~pl.col(ROW).is_in(rejected.implode()))
+    mapped = result.rows.lazy().filter(~pl.col(ROW).is_in(rejected.implode()))
     present = set(result.resolution.columns)
     ids = available_identifiers(present)
     key_expr, basis_expr = person_key_exprs(key, ids)
@@ -142,7 +142,7 @@ def _system_columns(result: FileResult, present: set[str]) -> list[pl.Expr]:
         pl.lit(result.period.label).alias("reporting_period"),
         pl.lit(agency.type).alias("submitting_agency_type"),
         pl.lit(agency.org_code).alias("submitting_org_code"),
-        (pl.col("_age") if "_age" in result.mapped.columns else pl.lit(None, pl.Int64))
+        (pl.col("_age") if "_age" in result.rows.columns else pl.lit(None, pl.Int64))
         .cast(pl.Int64)
         .alias("age_at_period_end"),
     ]

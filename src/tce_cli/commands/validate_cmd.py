@@ -89,6 +89,7 @@ def validate(
     config = load_config(Path.cwd())
     chosen_period = parse_period(period) if period else None
     paths = expand_inputs(files)
+    compare_with = store or (config.store if config.store.exists() else None)
     with console.progress_status(
         f"Checking {len(paths)} file(s)", enabled=fmt is OutputFormat.TABLE and not quiet
     ):
@@ -100,9 +101,11 @@ def validate(
             today=date.today(),
             sheet=_sheet(sheet),
             encoding=encoding,
+            # the rows are needed only to compare with last quarter: without a store, a
+            # large CSV is checked a piece at a time, in far less memory
+            keep_rows=compare_with is not None,
         )
-        default_store = config.store if config.store.exists() else None
-        result = _review(result, store or default_store, mappings or config.mappings, config)
+        result = _review(result, compare_with, mappings or config.mappings, config)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     outputs: dict[Path, bytes] = {}  # rendered first: a failure leaves both files as they were
     if findings_out is not None:

@@ -96,14 +96,25 @@ def _bolton(tmp_path: Path, edit: str = "", *, name: str = BOLTON.name) -> Path:
         text = text.replace("\n", "\r")
     data = text.encode("utf-8")
     if "bom" in edit:
-        data = b"\xef\xbb\xbf" + data
+        data = b"\xef\xbb\xbf" * (2 if "double-bom" in edit else 1) + data
     path = tmp_path / name
     path.write_bytes(data)
     return path
 
 
 BOLTON_MAPPING = MAPPINGS / "bolton-csc.yaml"
-EDITS = ["", "title", "blank", "quoted", "ragged", "late-extra", "padded", "cr", "bom"]
+EDITS = [
+    "",
+    "title",
+    "blank",
+    "quoted",
+    "ragged",
+    "late-extra",
+    "padded",
+    "cr",
+    "bom",
+    "double-bom",
+]
 
 
 @pytest.mark.parametrize("edit", EDITS)

@@ -352,7 +352,7 @@ def _piece_pass(
         del mapped
     return _Pass(
         findings=found,
-        kept=pl.concat(kept, rechunk=True),
+        kept=pl.concat(kept, rechunk=False),
         counts=add_tallies(tallies),
         extracts=pl.concat(extracts),
         info=pieces.info(),

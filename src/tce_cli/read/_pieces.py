@@ -41,6 +41,7 @@ from tce_cli.read._csv import (
     trim,
 )
 from tce_cli.read._model import ROW_COLUMN, ReadInfo
+from tce_cli.read._sniff import UTF8_BOM
 from tce_cli.read._table import HEADER_SCAN_ROWS, _duplicates, column_names, detect_header
 
 ROW = pl.col(ROW_COLUMN)
@@ -203,6 +204,11 @@ class CsvPieces:
 
     def _parse(self, group: _Group, data: bytes) -> pl.DataFrame:
         """The group's records as written (untrimmed), numbered as in the whole file."""
+        if group.first == 0 and self._plan.encoding == "utf-8-sig":
+            # The pieces come without the file's BOM, and Polars drops one more at the start
+            # of what it parses, as it does for the whole file: give it back, so a file that
+            # starts with two BOMs keeps the second in its first header, as a whole read does.
+            data = UTF8_BOM + data
         try:
             frame = parse_records(data, self._plan, self._found, first=group.first + 1)
         except pl.exceptions.PolarsError as exc:

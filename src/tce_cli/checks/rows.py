@@ -460,6 +460,8 @@ def with_repeats(frame: pl.DataFrame, ctx: RowContext) -> pl.DataFrame:
 
 
 def _repeats(keys: pl.DataFrame, n: int) -> pl.Series:
+    """For each of the ``n`` rows of ``keys`` (the key columns and ``_counts``): it counts
+    and an earlier counting row has the same key."""
     counts = keys.get_column("_counts")
     keys = keys.drop("_counts")
     hashed = keys.hash_rows(seed=_REPEAT_SEED)

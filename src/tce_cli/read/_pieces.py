@@ -122,10 +122,6 @@ class CsvPieces:
         self._seen = _Seen()
 
     @property
-    def header_row(self) -> int:
-        return self._h + 1
-
-    @property
     def columns(self) -> tuple[str, ...]:
         """Every column the pieces carry; ``info().columns`` are those a whole read keeps."""
         return tuple(self._names)

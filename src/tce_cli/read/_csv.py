@@ -6,7 +6,8 @@ keeping only a few numbers per line; Polars then parses the records in one go, s
 disk for UTF-8 files (other encodings are converted to UTF-8 in memory first). A file whose
 quoting Polars would misread (a quote opening mid-value, text after a closing quote) is parsed
 by Python's csv module instead, which reads leniently, as Excel does; it is slower but such
-files are rare.
+files are rare. The steps (plan_csv, records, parse_records, trim) are also used by _pieces,
+which parses the records a piece at a time instead of in one go.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from tce_cli.checks.file import EXTRACT
 from tce_cli.checks.identifiers import postcode_district
 from tce_cli.config import Thresholds
 from tce_cli.errors import StoreError
@@ -72,10 +73,8 @@ def harmonise_file(result: FileResult, *, key: bytes) -> HarmonisedFile:
             "nothing was written.",
             hint="This is a bug in tce; please report it with the file's layout (not its data).",
         )
-    latest = None
-    if "extract_date" in result.rows.columns:
-        found = result.rows.lazy().select(pl.col("extract_date").max()).collect().item()
-        latest = found if isinstance(found, date) else None
+    found = result.counts.get(EXTRACT)  # the checks' tally already holds the latest date
+    latest = found if isinstance(found, date) else None
     return HarmonisedFile(
         result=dataclasses.replace(result, mapped=result.rows.clear()),
         accepted=accepted,
